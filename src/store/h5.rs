@@ -1,0 +1,34 @@
+//! HDF5 files through `hdf5-metno`.
+use super::*;
+
+pub struct H5Reader {}
+impl H5Reader {
+    pub fn open(path: &Path) -> Result<Self> {
+        todo!("{path:?}")
+    }
+}
+pub struct H5Writer {}
+impl H5Writer {
+    pub fn create(path: &Path) -> Result<Self> {
+        todo!("{path:?}")
+    }
+}
+
+impl StoreReader for H5Reader {
+    fn path(&self) -> &Path { todo!() }
+    fn format(&self) -> Format { todo!() }
+    fn kind(&self, _node: &str) -> Result<Option<NodeKind>> { todo!() }
+    fn children(&self, _group: &str) -> Result<Vec<String>> { todo!() }
+    fn attrs(&self, _node: &str) -> Result<Attrs> { todo!() }
+    fn array_info(&self, _node: &str) -> Result<ArrayInfo> { todo!() }
+    fn read(&self, _node: &str, _start: &[u64], _shape: &[u64]) -> Result<Data> { todo!() }
+}
+
+impl StoreWriter for H5Writer {
+    fn path(&self) -> &Path { todo!() }
+    fn format(&self) -> Format { todo!() }
+    fn create_group(&self, _node: &str, _attrs: &Attrs) -> Result<()> { todo!() }
+    fn create_array(&self, _node: &str, _spec: &ArraySpec, _attrs: &Attrs) -> Result<()> { todo!() }
+    fn write(&self, _node: &str, _start: &[u64], _shape: &[u64], _data: &Data) -> Result<()> { todo!() }
+    fn finish(&self) -> Result<()> { todo!() }
+}

@@ -1,0 +1,158 @@
+//! The storage layer: groups, arrays and attributes of a hierarchical store, with
+//! chunked range reads and writes. Two backends share one trait: Zarr (v2 and v3,
+//! through `zarrs`) and HDF5 (through `hdf5-metno`). Nothing here knows about AnnData.
+//!
+//! Node paths are `/`-separated and relative to the store root: `""` is the root,
+//! `"obs/cell_type/codes"` a nested array.
+
+mod data;
+mod error;
+pub mod h5;
+pub mod zarr;
+
+pub use data::{Data, DType};
+pub use error::StoreError;
+
+use std::path::{Path, PathBuf};
+
+/// Attributes of a node, as JSON. Integers stay integers and floats stay floats.
+pub type Attrs = serde_json::Map<String, serde_json::Value>;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// On-disk container format of a store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Format {
+    H5ad,
+    ZarrV2,
+    ZarrV3,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::H5ad => "h5ad",
+            Format::ZarrV2 => "zarr v2",
+            Format::ZarrV3 => "zarr v3",
+        }
+    }
+    pub fn is_zarr(self) -> bool {
+        !matches!(self, Format::H5ad)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeKind {
+    Group,
+    Array,
+}
+
+/// Compression applied to every chunk of an array written by adcat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Compression {
+    None,
+    /// Blosc with LZ4 and byte shuffle (Zarr only).
+    Lz4 { level: u8 },
+    /// Zstandard: Blosc-Zstd in Zarr v2, the `zstd` codec in Zarr v3 (Zarr only).
+    Zstd { level: i32 },
+    /// Deflate: `zlib` in Zarr v2, `gzip` in Zarr v3 and HDF5.
+    Gzip { level: u8 },
+}
+
+/// Description of the arrays stored on disk, as `adcat inspect` shows them.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ArrayInfo {
+    pub shape: Vec<u64>,
+    pub dtype: DType,
+    /// Chunk shape (the inner chunk when sharded); `None` for contiguous HDF5 datasets.
+    pub chunks: Option<Vec<u64>>,
+    /// Shard shape for sharded Zarr v3 arrays.
+    pub shards: Option<Vec<u64>>,
+    /// Codec or filter names in pipeline order, e.g. `["bytes", "blosc(lz4,5,shuffle)"]`.
+    pub codecs: Vec<String>,
+    /// Bytes the array occupies on disk, where the backend can tell cheaply.
+    pub stored_bytes: Option<u64>,
+}
+
+/// How a new array is laid out on disk.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArraySpec {
+    pub shape: Vec<u64>,
+    pub dtype: DType,
+    /// Chunk shape; same rank as `shape`, every entry ≥ 1. Ignored for 0-d arrays.
+    pub chunks: Vec<u64>,
+    /// Shard shape (Zarr v3 only): a multiple of `chunks` in every dimension.
+    pub shards: Option<Vec<u64>>,
+    pub compression: Compression,
+}
+
+/// Read access to one store. Implementations are cheap to share between threads.
+pub trait StoreReader: Send + Sync {
+    /// The file or directory this store was opened from (used in error messages).
+    fn path(&self) -> &Path;
+    fn format(&self) -> Format;
+    /// Kind of the node at `node`, or `None` when nothing is there.
+    fn kind(&self, node: &str) -> Result<Option<NodeKind>>;
+    /// Names (not paths) of the direct children of a group, sorted by code point.
+    fn children(&self, group: &str) -> Result<Vec<String>>;
+    fn attrs(&self, node: &str) -> Result<Attrs>;
+    fn array_info(&self, node: &str) -> Result<ArrayInfo>;
+    /// Reads the hyper-rectangle `start .. start + shape` in row-major order, touching
+    /// only the chunks it overlaps. For a 0-d array both slices are empty.
+    fn read(&self, node: &str, start: &[u64], shape: &[u64]) -> Result<Data>;
+}
+
+/// Write access to a new store. Nodes are created parent-first.
+pub trait StoreWriter: Send + Sync {
+    fn path(&self) -> &Path;
+    fn format(&self) -> Format;
+    fn create_group(&self, node: &str, attrs: &Attrs) -> Result<()>;
+    fn create_array(&self, node: &str, spec: &ArraySpec, attrs: &Attrs) -> Result<()>;
+    /// Writes `data` (row-major, `shape` elements) at `start`. Blocks that cover whole
+    /// chunks (or whole shards) are encoded without reading anything back.
+    fn write(&self, node: &str, start: &[u64], shape: &[u64], data: &Data) -> Result<()>;
+    /// Flushes everything to disk. After this returns the store is complete.
+    fn finish(&self) -> Result<()>;
+}
+
+/// Joins a parent node path and a child name.
+pub fn join(parent: &str, child: &str) -> String {
+    if parent.is_empty() {
+        child.to_string()
+    } else {
+        format!("{parent}/{child}")
+    }
+}
+
+/// Opens an existing store, detecting its format from what is on disk.
+pub fn open(path: &Path) -> Result<Box<dyn StoreReader>> {
+    if path.is_dir() {
+        Ok(Box::new(zarr::ZarrReader::open(path)?))
+    } else if path.is_file() {
+        Ok(Box::new(h5::H5Reader::open(path)?))
+    } else {
+        Err(StoreError::NotFound {
+            file: path.to_path_buf(),
+        })
+    }
+}
+
+/// Creates a new, empty store of `format` at `path` (which must not exist yet).
+pub fn create(path: &Path, format: Format) -> Result<Box<dyn StoreWriter>> {
+    match format {
+        Format::H5ad => Ok(Box::new(h5::H5Writer::create(path)?)),
+        Format::ZarrV2 | Format::ZarrV3 => Ok(Box::new(zarr::ZarrWriter::create(path, format)?)),
+    }
+}
+
+/// Location of a node, for error messages: `file.h5ad:/obs/cell_type`.
+pub fn location(file: &Path, node: &str) -> String {
+    format!("{}:/{}", file.display(), node)
+}
+
+pub(crate) fn pathbuf(p: &Path) -> PathBuf {
+    p.to_path_buf()
+}
+
+#[cfg(test)]
+mod tests;
