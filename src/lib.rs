@@ -1,3 +1,18 @@
 //! adcat: out-of-core concatenation and conversion of AnnData stores.
+//!
+//! Layers, each knowing only the one below: [`store`] (groups, arrays, attributes of
+//! Zarr and HDF5), [`encoding`] (AnnData elements on top of a store), [`layout`]
+//! (output chunking), and the commands [`convert`] and [`inspect`].
 
+pub mod cli;
+pub mod convert;
+pub mod encoding;
+pub mod error;
+pub mod inspect;
+pub mod layout;
+pub mod output;
+pub mod progress;
+pub mod size;
 pub mod store;
+
+pub use error::{Error, Result};

@@ -1,1 +1,16 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = adcat::cli::Cli::parse();
+    match adcat::cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One line, whatever the underlying library put in its message.
+            let text = err.to_string().replace(['\n', '\r'], " ");
+            eprintln!("adcat: error: {text}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}

@@ -15,7 +15,7 @@ fn sample(dtype: DType, n: usize) -> Data {
             Data::I64(v) => v.push(i as i64 * 3_000_000_019 - 1),
             Data::U8(v) => v.push((i % 256) as u8),
             Data::U16(v) => v.push((i * 13 % 65536) as u16),
-            Data::U32(v) => v.push(i as u32 * 2_654_435_761u32.wrapping_div(7)),
+            Data::U32(v) => v.push((i as u32).wrapping_mul(2_654_435_761u32 / 7)),
             Data::U64(v) => v.push(i as u64 * 0x1_0000_0001),
             Data::F32(v) => v.push(i as f32 * 0.5 - 1.25),
             Data::F64(v) => v.push(if i == 1 { f64::NAN } else { i as f64 / 3.0 }),

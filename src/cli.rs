@@ -1,0 +1,146 @@
+//! Command-line flags, and their translation into validated library options.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::convert::{self, ConvertOptions};
+use crate::error::{Error, Result};
+use crate::layout::Layout;
+use crate::size::{parse_compression, parse_size};
+use crate::store::{Compression, Format};
+
+#[derive(Debug, Parser)]
+#[command(name = "adcat", version, about = "Concatenate and convert AnnData stores (.h5ad, Zarr v2, Zarr v3) out of core")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Re-encode one AnnData store into another format or layout.
+    Convert(ConvertArgs),
+    /// Show the elements and on-disk layout of an AnnData store.
+    Inspect(InspectArgs),
+}
+
+/// Flags that shape the output store; shared by every command that writes one.
+#[derive(Debug, clap::Args)]
+pub struct OutputArgs {
+    /// Zarr format of a .zarr output.
+    #[arg(long, default_value = "3", value_parser = ["2", "3"])]
+    pub zarr_format: String,
+    /// Compression: none, lz4[:LEVEL], zstd[:LEVEL], gzip[:LEVEL]. Default: lz4 for
+    /// Zarr (Blosc-LZ4 with shuffle), none for .h5ad.
+    #[arg(long, value_parser = parse_compression)]
+    pub compression: Option<Compression>,
+    /// Uncompressed bytes per chunk.
+    #[arg(long, default_value = "1MiB", value_parser = parse_size)]
+    pub chunk_size: u64,
+    /// Uncompressed bytes per shard (Zarr v3), or "none" for unsharded arrays.
+    #[arg(long, default_value = "32MiB")]
+    pub shard_size: String,
+    /// Memory budget for data in flight, e.g. 512MiB or 4GiB.
+    #[arg(long, default_value = "512MiB", value_parser = parse_size)]
+    pub max_memory: u64,
+    /// Replace an existing output (only once the new one is complete).
+    #[arg(long)]
+    pub overwrite: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConvertArgs {
+    /// Input store (.h5ad file or .zarr directory, Zarr v2 or v3).
+    pub input: PathBuf,
+    /// Output store; the format follows the suffix (.h5ad or .zarr).
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// Store to describe.
+    pub path: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl OutputArgs {
+    /// The output layout for `path`, after checking the flags fit its format.
+    pub fn layout(&self, path: &std::path::Path) -> Result<Layout> {
+        let zarr_format = if self.zarr_format == "2" { 2 } else { 3 };
+        let format = convert::format_for(path, zarr_format)?;
+        let compression = match (format, self.compression) {
+            (Format::H5ad, None) => Compression::None,
+            (_, None) => Compression::Lz4 { level: 5 },
+            (Format::H5ad, Some(c @ (Compression::Lz4 { .. } | Compression::Zstd { .. }))) => {
+                return Err(Error::Usage(format!(
+                    "--compression {}: .h5ad output supports only none or gzip",
+                    match c {
+                        Compression::Lz4 { .. } => "lz4",
+                        _ => "zstd",
+                    }
+                )))
+            }
+            (_, Some(c)) => c,
+        };
+        let shard_bytes = match self.shard_size.as_str() {
+            "none" | "0" => None,
+            text => Some(parse_size(text).map_err(Error::Usage)?),
+        };
+        if let Some(s) = shard_bytes {
+            if s < self.chunk_size {
+                return Err(Error::Usage(format!(
+                    "--shard-size {} is smaller than --chunk-size {}",
+                    self.shard_size, self.chunk_size
+                )));
+            }
+        }
+        // A block of rows must hold whole shards to stay within the memory budget.
+        let block = convert::block_bytes(self.max_memory);
+        let shard_bytes = shard_bytes.map(|s| s.min(block).max(self.chunk_size.min(block)));
+        Ok(Layout {
+            format,
+            chunk_bytes: self.chunk_size.min(block),
+            shard_bytes,
+            compression,
+        })
+    }
+}
+
+impl ConvertArgs {
+    pub fn options(&self) -> Result<ConvertOptions> {
+        Ok(ConvertOptions {
+            input: self.input.clone(),
+            output: self.output.clone(),
+            layout: self.out.layout(&self.output)?,
+            max_memory: self.out.max_memory,
+            overwrite: self.out.overwrite,
+            progress: !self.out.quiet,
+        })
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Convert(args) => convert::convert(args.options()?),
+        Command::Inspect(args) => {
+            let report = crate::inspect::inspect(&args.path)?;
+            if args.json {
+                let text = serde_json::to_string_pretty(&report)
+                    .map_err(|e| Error::Usage(format!("cannot encode report: {e}")))?;
+                println!("{text}");
+            } else {
+                print!("{}", report.to_table());
+            }
+            Ok(())
+        }
+    }
+}
