@@ -23,6 +23,53 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Show the elements and on-disk layout of an AnnData store.
     Inspect(InspectArgs),
+    /// Concatenate AnnData stores along obs or var, as anndata.concat does, out of core.
+    Concat(ConcatArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConcatArgs {
+    /// Input stores (.h5ad files or .zarr directories, in any mix).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Output store; the format follows the suffix (.h5ad or .zarr).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Axis to concatenate along.
+    #[arg(long, default_value = "obs", value_parser = ["obs", "var", "0", "1"])]
+    pub axis: String,
+    /// Keep the intersection (inner) or union (outer) of the other axis.
+    #[arg(long, default_value = "inner", value_parser = ["inner", "outer"])]
+    pub join: String,
+    /// How annotations of the other axis are merged (anndata's `merge`); default: none.
+    #[arg(long, value_parser = ["none", "same", "unique", "first", "only"])]
+    pub merge: Option<String>,
+    /// How `uns` entries are merged (anndata's `uns_merge`); default: none.
+    #[arg(long, value_parser = ["none", "same", "unique", "first", "only"])]
+    pub uns_merge: Option<String>,
+    /// Add a categorical column with each row's input key.
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Names of the inputs, comma separated (default 0, 1, ...).
+    #[arg(long, value_delimiter = ',')]
+    pub keys: Option<Vec<String>>,
+    /// Append SEP and the input key to every name along the axis.
+    #[arg(long, value_name = "SEP")]
+    pub index_unique: Option<String>,
+    /// Value for entries an outer join introduces (default: 0 sparse, NaN dense).
+    #[arg(long, allow_hyphen_values = true)]
+    pub fill_value: Option<String>,
+    /// Concatenate obsp/varp as block diagonals.
+    #[arg(long)]
+    pub pairwise: bool,
+    /// Where to compute: cpu, gpu, or auto (GPU when one is found and pays off).
+    #[arg(long, default_value = "auto", value_parser = ["cpu", "gpu", "auto"])]
+    pub device: String,
+    /// Write a JSON summary of the run (shapes, bytes, times, peak memory) to PATH.
+    #[arg(long, value_name = "PATH")]
+    pub report_json: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 /// Flags that shape the output store; shared by every command that writes one.
@@ -127,10 +174,75 @@ impl ConvertArgs {
     }
 }
 
+fn parse_fill(text: &str) -> Result<crate::concat::Fill> {
+    if let Ok(i) = text.parse::<i64>() {
+        return Ok(crate::concat::Fill::Int(i));
+    }
+    match text.to_ascii_lowercase().as_str() {
+        "nan" => return Ok(crate::concat::Fill::Float(f64::NAN)),
+        "inf" => return Ok(crate::concat::Fill::Float(f64::INFINITY)),
+        "-inf" => return Ok(crate::concat::Fill::Float(f64::NEG_INFINITY)),
+        _ => {}
+    }
+    text.parse::<f64>()
+        .map(crate::concat::Fill::Float)
+        .map_err(|_| Error::Usage(format!("--fill-value {text:?} is not a number")))
+}
+
+impl ConcatArgs {
+    pub fn options(&self) -> Result<crate::concat::ConcatOptions> {
+        use crate::concat::merge::Strategy;
+        let strategy = |s: &Option<String>| s.as_deref().and_then(Strategy::parse).unwrap_or(Strategy::None);
+        if self.device == "gpu" {
+            return Err(Error::Usage(
+                "--device gpu: this build of adcat has no GPU path yet; use --device cpu or auto".into(),
+            ));
+        }
+        if let Some(keys) = &self.keys {
+            if keys.len() != self.inputs.len() {
+                return Err(Error::Usage(format!(
+                    "--keys names {} inputs but {} were given",
+                    keys.len(),
+                    self.inputs.len()
+                )));
+            }
+        }
+        Ok(crate::concat::ConcatOptions {
+            inputs: self.inputs.clone(),
+            output: self.output.clone(),
+            axis: if matches!(self.axis.as_str(), "var" | "1") { 1 } else { 0 },
+            outer: self.join == "outer",
+            merge: strategy(&self.merge),
+            uns_merge: strategy(&self.uns_merge),
+            label: self.label.clone(),
+            keys: self.keys.clone(),
+            index_unique: self.index_unique.clone(),
+            fill_value: self.fill_value.as_deref().map(parse_fill).transpose()?,
+            pairwise: self.pairwise,
+            layout: self.out.layout(&self.output)?,
+            max_memory: self.out.max_memory,
+            overwrite: self.out.overwrite,
+            progress: !self.out.quiet,
+        })
+    }
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Convert(args) => convert::convert(args.options()?),
+        Command::Concat(args) => {
+            let report = crate::concat::concat(args.options()?)?;
+            if let Some(path) = &args.report_json {
+                let text = serde_json::to_string_pretty(&report)
+                    .map_err(|e| Error::Usage(format!("cannot encode report: {e}")))?;
+                std::fs::write(path, text + "\n").map_err(|e| Error::Output {
+                    path: path.clone(),
+                    reason: format!("writing the report: {e}"),
+                })?;
+            }
+            Ok(())
+        }
         Command::Inspect(args) => {
             let report = crate::inspect::inspect(&args.path)?;
             if args.json {

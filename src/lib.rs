@@ -5,6 +5,7 @@
 //! (output chunking), and the commands [`convert`] and [`inspect`].
 
 pub mod cli;
+pub mod concat;
 pub mod convert;
 pub mod encoding;
 pub mod error;
@@ -14,5 +15,6 @@ pub mod output;
 pub mod progress;
 pub mod size;
 pub mod store;
+pub mod value;
 
 pub use error::{Error, Result};

@@ -30,5 +30,6 @@ impl StoreWriter for H5Writer {
     fn create_group(&self, _node: &str, _attrs: &Attrs) -> Result<()> { todo!() }
     fn create_array(&self, _node: &str, _spec: &ArraySpec, _attrs: &Attrs) -> Result<()> { todo!() }
     fn write(&self, _node: &str, _start: &[u64], _shape: &[u64], _data: &Data) -> Result<()> { todo!() }
+    fn resize(&self, _node: &str, _shape: &[u64]) -> Result<()> { todo!() }
     fn finish(&self) -> Result<()> { todo!() }
 }

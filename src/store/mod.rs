@@ -111,6 +111,9 @@ pub trait StoreWriter: Send + Sync {
     /// Writes `data` (row-major, `shape` elements) at `start`. Blocks that cover whole
     /// chunks (or whole shards) are encoded without reading anything back.
     fn write(&self, node: &str, start: &[u64], shape: &[u64], data: &Data) -> Result<()>;
+    /// Changes the shape of a 1-D array written so far, e.g. to trim sparse `data` and
+    /// `indices` created with an upper bound once the exact count is known.
+    fn resize(&self, node: &str, shape: &[u64]) -> Result<()>;
     /// Flushes everything to disk. After this returns the store is complete.
     fn finish(&self) -> Result<()>;
 }

@@ -1,0 +1,216 @@
+//! The alternate-axis index of the result and how each input maps onto it, as
+//! `anndata.concat` builds them with pandas: inner joins intersect in the first
+//! input's order; outer joins take `Index.union`, which keeps an index equal to the
+//! other (or facing an empty one) and otherwise sorts.
+
+use std::collections::HashMap;
+
+/// Where each position of one input lands in the result (`None`: dropped), and the
+/// size of the result along that axis.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reindex {
+    pub old_to_new: Vec<Option<u64>>,
+    pub new_len: u64,
+    /// Nothing moves: the input's positions are the result's.
+    pub identity: bool,
+}
+
+impl Reindex {
+    pub fn identity(n: u64) -> Reindex {
+        Reindex {
+            old_to_new: (0..n).map(Some).collect(),
+            new_len: n,
+            identity: true,
+        }
+    }
+
+    /// Maps `old` names onto `new` names by value.
+    pub fn by_name(old: &[String], new: &[String]) -> Reindex {
+        let identity = old == new;
+        let pos: HashMap<&str, u64> = new.iter().enumerate().map(|(i, s)| (s.as_str(), i as u64)).collect();
+        Reindex {
+            old_to_new: old.iter().map(|s| pos.get(s.as_str()).copied()).collect(),
+            new_len: new.len() as u64,
+            identity,
+        }
+    }
+
+    /// Keeps the first `min(old, new)` positions in place (anndata's reindexing of
+    /// `obsm` arrays of differing widths).
+    pub fn by_position(old: u64, new: u64) -> Reindex {
+        Reindex {
+            old_to_new: (0..old).map(|i| (i < new).then_some(i)).collect(),
+            new_len: new,
+            identity: old == new,
+        }
+    }
+
+    /// Shifts every position by `offset` inside a result of `new_len` (block diagonals).
+    pub fn shifted(old: u64, offset: u64, new_len: u64) -> Reindex {
+        Reindex {
+            old_to_new: (0..old).map(|i| Some(offset + i)).collect(),
+            new_len,
+            identity: offset == 0 && old == new_len,
+        }
+    }
+
+    /// For each result position, the input position it comes from.
+    pub fn new_to_old(&self) -> Vec<Option<u64>> {
+        let mut inv = vec![None; self.new_len as usize];
+        for (old, new) in self.old_to_new.iter().enumerate() {
+            if let Some(n) = new {
+                inv[*n as usize] = Some(old as u64);
+            }
+        }
+        inv
+    }
+
+    /// Whether some result position has no source in this input.
+    pub fn has_missing(&self) -> bool {
+        self.old_to_new.iter().flatten().count() < self.new_len as usize
+    }
+
+    /// Whether result positions increase with input positions (sorted stays sorted).
+    pub fn monotone(&self) -> bool {
+        let mut last = None;
+        self.old_to_new.iter().flatten().all(|&n| {
+            let ok = last.is_none_or(|l| n > l);
+            last = Some(n);
+            ok
+        })
+    }
+}
+
+/// The first name that occurs twice, if any.
+pub fn first_duplicate(names: &[String]) -> Option<&str> {
+    let mut seen = std::collections::HashSet::with_capacity(names.len());
+    names.iter().find(|n| !seen.insert(n.as_str())).map(|s| s.as_str())
+}
+
+/// `pandas.Index.intersection` (left order kept).
+pub fn intersection(a: &[String], b: &[String]) -> Vec<String> {
+    if a == b {
+        return a.to_vec();
+    }
+    let right: std::collections::HashSet<&str> = b.iter().map(|s| s.as_str()).collect();
+    let mut seen = std::collections::HashSet::new();
+    a.iter()
+        .filter(|s| right.contains(s.as_str()) && seen.insert(s.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// `pandas.Index.union` with its default `sort=None`.
+pub fn union(a: &[String], b: &[String]) -> Vec<String> {
+    if b.is_empty() || a == b {
+        return a.to_vec();
+    }
+    if a.is_empty() {
+        return b.to_vec();
+    }
+    let mut all: Vec<String> = a.iter().chain(b).cloned().collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
+/// The result's alternate-axis names: a pairwise reduction like anndata's.
+pub fn merge_indices(indices: &[&[String]], outer: bool) -> Vec<String> {
+    let mut it = indices.iter();
+    let Some(first) = it.next() else {
+        return Vec::new();
+    };
+    it.fold(first.to_vec(), |acc, next| {
+        if outer {
+            union(&acc, next)
+        } else {
+            intersection(&acc, next)
+        }
+    })
+}
+
+/// natsort's default key: runs of digits compare as numbers, the rest as text.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn parts(s: &str) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
+                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
+                start = i;
+            }
+        }
+        out
+    }
+    let (pa, pb) = (parts(a), parts(b));
+    // A key always starts with text, empty when the string starts with a digit.
+    fn key<'s>(p: Vec<(bool, &'s str)>) -> Vec<(bool, &'s str)> {
+        if p.first().is_some_and(|(digit, _)| *digit) {
+            let mut v = vec![(false, "")];
+            v.extend(p);
+            v
+        } else {
+            p
+        }
+    }
+    let (ka, kb) = (key(pa), key(pb));
+    for (x, y) in ka.iter().zip(&kb) {
+        let ord = match (x.0, y.0) {
+            (true, true) => {
+                let (tx, ty) = (x.1.trim_start_matches('0'), y.1.trim_start_matches('0'));
+                tx.len().cmp(&ty.len()).then_with(|| tx.cmp(ty))
+            }
+            (false, false) => x.1.cmp(y.1),
+            // Number against text: natsort compares an int with a str by type name.
+            (true, false) => std::cmp::Ordering::Less,
+            (false, true) => std::cmp::Ordering::Greater,
+        };
+        if ord.is_ne() {
+            return ord;
+        }
+    }
+    ka.len().cmp(&kb.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn union_keeps_equal_or_sorts() {
+        assert_eq!(union(&v(&["b", "a"]), &v(&["b", "a"])), v(&["b", "a"]));
+        assert_eq!(union(&v(&["b", "a"]), &v(&[])), v(&["b", "a"]));
+        assert_eq!(union(&v(&[]), &v(&["b", "a"])), v(&["b", "a"]));
+        assert_eq!(union(&v(&["b", "a"]), &v(&["a"])), v(&["a", "b"]));
+        assert_eq!(union(&v(&["g2", "g10"]), &v(&["g1"])), v(&["g1", "g10", "g2"]));
+    }
+
+    #[test]
+    fn intersection_keeps_left_order() {
+        assert_eq!(intersection(&v(&["b", "a", "c"]), &v(&["c", "b"])), v(&["b", "c"]));
+        assert_eq!(merge_indices(&[&v(&["x", "y"]), &v(&["y", "z"]), &v(&["y"])], false), v(&["y"]));
+    }
+
+    #[test]
+    fn reindex_maps_by_name() {
+        let r = Reindex::by_name(&v(&["a", "b", "c"]), &v(&["c", "a"]));
+        assert_eq!(r.old_to_new, vec![Some(1), None, Some(0)]);
+        assert_eq!(r.new_to_old(), vec![Some(2), Some(0)]);
+        assert!(!r.monotone());
+        assert!(!r.has_missing());
+        let p = Reindex::by_position(2, 3);
+        assert!(p.has_missing());
+    }
+
+    #[test]
+    fn natural_order() {
+        let mut x = v(&["c10", "c2", "a", "B", "c1", "10", "9"]);
+        x.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(x, v(&["9", "10", "B", "a", "c1", "c2", "c10"]));
+    }
+}

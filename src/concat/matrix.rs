@@ -1,0 +1,680 @@
+//! Concatenation of 2-D elements (X, layers, obsm/varm arrays, pairwise obsp/varp),
+//! streamed in blocks along the output's major axis: rows of a dense or CSR result,
+//! columns of a CSC result. Each block gathers what every input contributes to it,
+//! reindexed onto the result's alternate axis, and is written in whole chunks.
+
+use crate::concat::blocks::{extend, gather, Appender};
+use crate::concat::dtype::{cast, filled};
+use crate::concat::index::Reindex;
+use crate::error::{Error, Result};
+use crate::layout::Layout;
+use crate::store::{join, Attrs, Data, DType, StoreReader, StoreWriter};
+use crate::value::nonzero;
+use serde_json::json;
+
+/// How one input stores the element.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Storage {
+    Dense,
+    Sparse { csr: bool, nnz: u64 },
+}
+
+/// An input's copy of the element.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub node: String,
+    pub storage: Storage,
+    pub dtype: DType,
+    pub shape: [u64; 2],
+}
+
+/// One input's share of the result.
+#[derive(Clone, Debug)]
+pub struct Part {
+    pub input: usize,
+    /// `None`: the input lacks the element (outer joins fill it in).
+    pub source: Option<Source>,
+    /// Extent along the concatenation axis and where it starts in the result.
+    pub len: u64,
+    pub offset: u64,
+    /// Positions along the alternate axis.
+    pub alt: Reindex,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum OutKind {
+    Dense,
+    Csr,
+    Csc,
+}
+
+/// Everything needed to write one concatenated 2-D element.
+#[derive(Clone, Debug)]
+pub struct MatrixJob {
+    pub node: String,
+    /// 0: inputs stacked as rows; 1: side by side as columns.
+    pub axis: usize,
+    pub parts: Vec<Part>,
+    pub shape: [u64; 2],
+    pub kind: OutKind,
+    pub dtype: DType,
+    /// Value for positions no input provides (NaN for dense by default, 0 for sparse).
+    pub fill: f64,
+    /// Upper bound of stored entries for a sparse result (exact when nothing is dropped).
+    pub nnz_bound: u64,
+}
+
+/// A run of lines in compressed form: `indptr` starts at 0.
+#[derive(Debug)]
+struct Lines {
+    indptr: Vec<u64>,
+    indices: Vec<u64>,
+    data: Data,
+}
+
+impl Lines {
+    fn empty(n: usize, dtype: DType) -> Lines {
+        Lines {
+            indptr: vec![0; n + 1],
+            indices: Vec::new(),
+            data: Data::with_capacity(dtype, 0),
+        }
+    }
+
+    fn n(&self) -> usize {
+        self.indptr.len() - 1
+    }
+}
+
+/// Lines wanted from one input, as input positions (`None`: an empty line).
+enum Select {
+    Range(u64, u64),
+    List(Vec<Option<u64>>),
+}
+
+impl Select {
+    fn len(&self) -> usize {
+        match self {
+            Select::Range(a, b) => (b - a) as usize,
+            Select::List(v) => v.len(),
+        }
+    }
+
+    /// Maximal runs of consecutive input lines: (first local line, first input line, count).
+    fn runs(&self) -> Vec<(usize, u64, u64)> {
+        match self {
+            Select::Range(a, b) if b > a => vec![(0, *a, b - a)],
+            Select::Range(..) => Vec::new(),
+            Select::List(v) => {
+                let mut runs: Vec<(usize, u64, u64)> = Vec::new();
+                for (local, line) in v.iter().enumerate() {
+                    let Some(line) = *line else { continue };
+                    match runs.last_mut() {
+                        Some((l0, s, n)) if *l0 + *n as usize == local && *s + *n == line => *n += 1,
+                        _ => runs.push((local, line, 1)),
+                    }
+                }
+                runs
+            }
+        }
+    }
+}
+
+fn read_index(store: &dyn StoreReader, node: &str, start: u64, n: u64) -> Result<Vec<u64>> {
+    let data = store.read(node, &[start], &[n])?;
+    let dtype = data.dtype();
+    let v = data.to_i64().ok_or_else(|| {
+        Error::invalid(store.path(), node, "sparse index", format!("dtype {dtype}, expected integers"))
+    })?;
+    v.into_iter()
+        .map(|x| u64::try_from(x).map_err(|_| Error::invalid(store.path(), node, "sparse index", "negative value")))
+        .collect()
+}
+
+/// Sizes and writers shared by the block loop.
+pub struct Ctx<'a> {
+    pub inputs: &'a [&'a dyn StoreReader],
+    pub out: &'a dyn StoreWriter,
+    pub layout: &'a Layout,
+    pub block_bytes: u64,
+    pub progress: &'a crate::progress::Progress,
+}
+
+impl MatrixJob {
+    pub fn write(&self, ctx: &Ctx<'_>) -> Result<()> {
+        match self.kind {
+            OutKind::Dense => self.write_dense(ctx),
+            OutKind::Csr | OutKind::Csc => self.write_sparse(ctx),
+        }
+    }
+
+    fn part_stores<'a>(&self, ctx: &'a Ctx<'_>, part: &Part) -> &'a dyn StoreReader {
+        ctx.inputs[part.input]
+    }
+
+    // ------------------------------------------------------------------ dense
+
+    fn write_dense(&self, ctx: &Ctx<'_>) -> Result<()> {
+        let [rows, cols] = self.shape;
+        let spec = ctx.layout.spec(&self.shape, self.dtype);
+        ctx.out.create_array(&self.node, &spec, &crate::value::array_attrs(self.dtype, false))?;
+        if rows == 0 || cols == 0 {
+            return Ok(());
+        }
+        let block_rows = ctx.layout.block_rows(&spec, ctx.block_bytes / 2);
+        let inverses: Vec<Option<Vec<Option<u64>>>> = self
+            .parts
+            .iter()
+            .map(|p| (self.axis == 1 && p.source.is_some()).then(|| p.alt.new_to_old()))
+            .collect();
+        let mut r0 = 0;
+        while r0 < rows {
+            let r1 = (r0 + block_rows).min(rows);
+            let mut block = filled(self.dtype, ((r1 - r0) * cols) as usize, self.fill);
+            for (part, inv) in self.parts.iter().zip(&inverses) {
+                let Some(src) = &part.source else { continue };
+                let store = self.part_stores(ctx, part);
+                if self.axis == 0 {
+                    let (a, b) = (r0.max(part.offset), r1.min(part.offset + part.len));
+                    if a >= b {
+                        continue;
+                    }
+                    let old_cols = src.shape[1];
+                    let data = store.read(&src.node, &[a - part.offset, 0], &[b - a, old_cols])?;
+                    let data = cast(data, self.dtype);
+                    let mut dst = Vec::with_capacity(((b - a) * old_cols) as usize);
+                    let mut from = Vec::with_capacity(dst.capacity());
+                    for r in 0..(b - a) {
+                        for (j, nj) in part.alt.old_to_new.iter().enumerate() {
+                            if let Some(nj) = nj {
+                                dst.push(((a - r0 + r) * cols + nj) as usize);
+                                from.push((r * old_cols) as usize + j);
+                            }
+                        }
+                    }
+                    scatter(&mut block, &dst, &data, &from);
+                } else {
+                    let inv = inv.as_ref().expect("computed for present parts");
+                    let sel = Select::List(inv[r0 as usize..r1 as usize].to_vec());
+                    let width = src.shape[1];
+                    for (local, line, n) in sel.runs() {
+                        let data = store.read(&src.node, &[line, 0], &[n, width])?;
+                        let data = cast(data, self.dtype);
+                        let mut dst = Vec::with_capacity((n * width) as usize);
+                        for r in 0..n {
+                            for j in 0..width {
+                                dst.push(((local as u64 + r) * cols + part.offset + j) as usize);
+                            }
+                        }
+                        let from: Vec<usize> = (0..(n * width) as usize).collect();
+                        scatter(&mut block, &dst, &data, &from);
+                    }
+                }
+            }
+            ctx.out.write(&self.node, &[r0, 0], &[r1 - r0, cols], &block)?;
+            ctx.progress.add((r1 - r0) * cols * self.dtype.size() as u64);
+            r0 = r1;
+        }
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------- sparse
+
+    fn out_csr(&self) -> bool {
+        self.kind == OutKind::Csr
+    }
+
+    fn write_sparse(&self, ctx: &Ctx<'_>) -> Result<()> {
+        let major_axis = if self.out_csr() { 0 } else { 1 };
+        let major = self.shape[major_axis];
+        let minor = self.shape[1 - major_axis];
+        let wide = self.nnz_bound > i32::MAX as u64 || minor > i32::MAX as u64 || major > i32::MAX as u64;
+        let index_dtype = if wide { DType::I64 } else { DType::I32 };
+        let mut attrs = Attrs::new();
+        let name = if self.out_csr() { "csr_matrix" } else { "csc_matrix" };
+        attrs.insert("encoding-type".into(), json!(name));
+        attrs.insert("encoding-version".into(), json!("0.1.0"));
+        attrs.insert("shape".into(), json!(self.shape));
+        ctx.out.create_group(&self.node, &attrs)?;
+        let (data_node, indices_node, indptr_node) =
+            (join(&self.node, "data"), join(&self.node, "indices"), join(&self.node, "indptr"));
+        let data_spec = ctx.layout.spec(&[self.nnz_bound], self.dtype);
+        let indices_spec = ctx.layout.spec(&[self.nnz_bound], index_dtype);
+        let indptr_spec = ctx.layout.spec(&[major + 1], index_dtype);
+        ctx.out.create_array(&data_node, &data_spec, &Attrs::new())?;
+        ctx.out.create_array(&indices_node, &indices_spec, &Attrs::new())?;
+        ctx.out.create_array(&indptr_node, &indptr_spec, &Attrs::new())?;
+        let mut data_out = Appender::new(ctx.out, &data_node, &data_spec);
+        let mut indices_out = Appender::new(ctx.out, &indices_node, &indices_spec);
+        let mut indptr_out = Appender::new(ctx.out, &indptr_node, &indptr_spec);
+        indptr_out.push(cast(Data::U64(vec![0]), index_dtype))?;
+
+        let along_major = self.axis == major_axis;
+        let entry_bytes = (self.dtype.size() + index_dtype.size()) as u64;
+        let avg = (self.nnz_bound / major.max(1)).max(1);
+        let lines_per_block = ((ctx.block_bytes / 4) / (avg * entry_bytes)).clamp(1, 1 << 20);
+        let inverses: Vec<Option<Vec<Option<u64>>>> = self
+            .parts
+            .iter()
+            .map(|p| (!along_major).then(|| p.alt.new_to_old()))
+            .collect();
+        let mut nnz = 0u64;
+        let mut m0 = 0;
+        while m0 < major {
+            let m1 = (m0 + lines_per_block).min(major);
+            let block = if along_major {
+                self.block_along_major(ctx, m0, m1, minor)?
+            } else {
+                self.block_along_minor(ctx, m0, m1, &inverses)?
+            };
+            let ptr: Vec<u64> = block.indptr[1..].iter().map(|p| p + nnz).collect();
+            nnz += block.indices.len() as u64;
+            if nnz > self.nnz_bound {
+                return Err(Error::Output {
+                    path: ctx.out.path().to_path_buf(),
+                    reason: format!("{}: more stored entries than planned ({})", self.node, self.nnz_bound),
+                });
+            }
+            ctx.progress.add(block.indices.len() as u64 * entry_bytes);
+            indptr_out.push(cast(Data::U64(ptr), index_dtype))?;
+            indices_out.push(cast(Data::U64(block.indices), index_dtype))?;
+            data_out.push(block.data)?;
+            m0 = m1;
+        }
+        indptr_out.finish()?;
+        let written = indices_out.finish()?;
+        data_out.finish()?;
+        if written != self.nnz_bound {
+            ctx.out.resize(&data_node, &[written])?;
+            ctx.out.resize(&indices_node, &[written])?;
+        }
+        Ok(())
+    }
+
+    /// Output lines `m0..m1` when inputs follow each other along them.
+    fn block_along_major(&self, ctx: &Ctx<'_>, m0: u64, m1: u64, minor: u64) -> Result<Lines> {
+        let mut out = Lines::empty(0, self.dtype);
+        for part in &self.parts {
+            let (a, b) = (m0.max(part.offset), m1.min(part.offset + part.len));
+            if a >= b {
+                continue;
+            }
+            let n = (b - a) as usize;
+            let mut lines = match &part.source {
+                Some(src) => {
+                    let sel = Select::Range(a - part.offset, b - part.offset);
+                    let raw = self.fetch(ctx, part, src, &sel)?;
+                    remap(raw, &part.alt)
+                }
+                None => Lines::empty(n, self.dtype),
+            };
+            if self.fill != 0.0 {
+                let missing: Vec<u64> = match &part.source {
+                    Some(_) => {
+                        let inv = part.alt.new_to_old();
+                        (0..minor).filter(|&j| inv[j as usize].is_none()).collect()
+                    }
+                    None => (0..minor).collect(),
+                };
+                lines = add_fill(lines, &missing, self.fill, self.dtype);
+            }
+            append_lines(&mut out, lines);
+        }
+        Ok(out)
+    }
+
+    /// Output lines `m0..m1` when inputs sit side by side across them.
+    fn block_along_minor(&self, ctx: &Ctx<'_>, m0: u64, m1: u64, inverses: &[Option<Vec<Option<u64>>>]) -> Result<Lines> {
+        let n = (m1 - m0) as usize;
+        let mut pieces = Vec::with_capacity(self.parts.len());
+        for (part, inv) in self.parts.iter().zip(inverses) {
+            let inv = inv.as_ref().expect("computed when inputs sit side by side");
+            let wanted: Vec<Option<u64>> = inv[m0 as usize..m1 as usize].to_vec();
+            let mut lines = match &part.source {
+                Some(src) => self.fetch(ctx, part, src, &Select::List(wanted.clone()))?,
+                None => Lines::empty(n, self.dtype),
+            };
+            for i in &mut lines.indices {
+                *i += part.offset;
+            }
+            if self.fill != 0.0 {
+                let all: Vec<u64> = (part.offset..part.offset + part.len).collect();
+                let mut filled_lines = Lines::empty(0, self.dtype);
+                for (l, w) in wanted.iter().enumerate() {
+                    let one = slice_lines(&lines, l, l + 1);
+                    let one = if w.is_none() || part.source.is_none() {
+                        add_fill(one, &all, self.fill, self.dtype)
+                    } else {
+                        one
+                    };
+                    append_lines(&mut filled_lines, one);
+                }
+                lines = filled_lines;
+            }
+            pieces.push(lines);
+        }
+        // Line by line, inputs in order: their minor ranges are disjoint and increasing.
+        let mut out = Lines::empty(0, self.dtype);
+        for l in 0..n {
+            for p in &pieces {
+                append_lines(&mut out, slice_lines(p, l, l + 1));
+            }
+        }
+        Ok(merge_runs(out, pieces.len().max(1), n))
+    }
+
+    /// Reads the selected lines of one input in the output's orientation, with the
+    /// input's own minor positions and the output dtype.
+    fn fetch(&self, ctx: &Ctx<'_>, part: &Part, src: &Source, sel: &Select) -> Result<Lines> {
+        let store = self.part_stores(ctx, part);
+        let out_csr = self.out_csr();
+        let lines = match src.storage {
+            Storage::Sparse { csr, .. } if csr == out_csr => fetch_same(store, src, sel, self.dtype)?,
+            Storage::Sparse { csr, .. } => fetch_transposed(store, src, csr, sel, self.dtype, ctx.block_bytes)?,
+            Storage::Dense => fetch_dense(store, src, out_csr, sel, self.dtype, ctx.block_bytes)?,
+        };
+        Ok(lines)
+    }
+}
+
+fn scatter(block: &mut Data, dst: &[usize], src: &Data, from: &[usize]) {
+    macro_rules! sc {
+        ($($v:ident),*) => {
+            match (block, src) {
+                $((Data::$v(o), Data::$v(s)) => {
+                    for (&d, &f) in dst.iter().zip(from) {
+                        o[d] = s[f].clone();
+                    }
+                })*
+                (o, s) => panic!("scatter: {} from {}", o.dtype(), s.dtype()),
+            }
+        };
+    }
+    sc!(Bool, I8, I16, I32, I64, U8, U16, U32, U64, F32, F64, Str)
+}
+
+fn append_lines(out: &mut Lines, more: Lines) {
+    let base = *out.indptr.last().unwrap_or(&0);
+    if out.indptr.is_empty() {
+        out.indptr.push(0);
+    }
+    out.indptr.extend(more.indptr[1..].iter().map(|p| p + base));
+    out.indices.extend(more.indices);
+    extend(&mut out.data, more.data);
+}
+
+fn slice_lines(l: &Lines, a: usize, b: usize) -> Lines {
+    let (p0, p1) = (l.indptr[a] as usize, l.indptr[b] as usize);
+    let idx: Vec<usize> = (p0..p1).collect();
+    Lines {
+        indptr: l.indptr[a..=b].iter().map(|p| p - p0 as u64).collect(),
+        indices: l.indices[p0..p1].to_vec(),
+        data: gather(&l.data, &idx),
+    }
+}
+
+/// Joins every `k` consecutive lines into one.
+fn merge_runs(l: Lines, k: usize, n: usize) -> Lines {
+    let indptr = (0..=n).map(|i| l.indptr[i * k]).collect();
+    Lines {
+        indptr,
+        indices: l.indices,
+        data: l.data,
+    }
+}
+
+/// Moves minor positions through `alt`, dropping unmapped entries and restoring
+/// ascending order within each line when the mapping reorders.
+fn remap(lines: Lines, alt: &Reindex) -> Lines {
+    if alt.identity {
+        return lines;
+    }
+    let sort = !alt.monotone();
+    let mut indptr = Vec::with_capacity(lines.indptr.len());
+    indptr.push(0u64);
+    let mut keep: Vec<usize> = Vec::with_capacity(lines.indices.len());
+    let mut indices = Vec::with_capacity(lines.indices.len());
+    for l in 0..lines.n() {
+        let start = keep.len();
+        for k in lines.indptr[l] as usize..lines.indptr[l + 1] as usize {
+            if let Some(Some(n)) = alt.old_to_new.get(lines.indices[k] as usize) {
+                keep.push(k);
+                indices.push(*n);
+            }
+        }
+        if sort {
+            let mut pairs: Vec<(u64, usize)> = indices[start..].iter().copied().zip(keep[start..].iter().copied()).collect();
+            pairs.sort_unstable_by_key(|p| p.0);
+            for (i, (n, k)) in pairs.into_iter().enumerate() {
+                indices[start + i] = n;
+                keep[start + i] = k;
+            }
+        }
+        indptr.push(keep.len() as u64);
+    }
+    Lines {
+        indptr,
+        data: gather(&lines.data, &keep),
+        indices,
+    }
+}
+
+/// Adds an explicit `fill` entry at each of `positions` (sorted) to every line.
+fn add_fill(lines: Lines, positions: &[u64], fill: f64, dtype: DType) -> Lines {
+    if positions.is_empty() {
+        return lines;
+    }
+    let mut out = Lines::empty(0, dtype);
+    let fill_block = filled(dtype, positions.len(), fill);
+    for l in 0..lines.n() {
+        let mut one = slice_lines(&lines, l, l + 1);
+        one.indices.extend_from_slice(positions);
+        extend(&mut one.data, fill_block.clone());
+        let mut order: Vec<usize> = (0..one.indices.len()).collect();
+        order.sort_by_key(|&i| one.indices[i]);
+        let sorted = Lines {
+            indptr: vec![0, order.len() as u64],
+            indices: order.iter().map(|&i| one.indices[i]).collect(),
+            data: gather(&one.data, &order),
+        };
+        append_lines(&mut out, sorted);
+    }
+    out
+}
+
+fn fetch_same(store: &dyn StoreReader, src: &Source, sel: &Select, dtype: DType) -> Result<Lines> {
+    let (data_node, indices_node, indptr_node) =
+        (join(&src.node, "data"), join(&src.node, "indices"), join(&src.node, "indptr"));
+    let n = sel.len();
+    let mut counts = vec![0u64; n];
+    let mut indices = Vec::new();
+    let mut data = Data::with_capacity(dtype, 0);
+    let mut placed: Vec<(usize, u64, u64)> = Vec::new();
+    for (local, line, count) in sel.runs() {
+        let ptr = read_index(store, &indptr_node, line, count + 1)?;
+        let (p0, p1) = (ptr[0], ptr[count as usize]);
+        if ptr.windows(2).any(|w| w[1] < w[0]) || p1 < p0 {
+            return Err(Error::invalid(store.path(), &indptr_node, "sparse index", "indptr decreases"));
+        }
+        for i in 0..count as usize {
+            counts[local + i] = ptr[i + 1] - ptr[i];
+        }
+        placed.push((local, p0, p1));
+    }
+    // Runs come in local order, so entries can be appended as they are read.
+    for (_, p0, p1) in placed {
+        if p1 > p0 {
+            indices.extend(read_index(store, &indices_node, p0, p1 - p0)?);
+            extend(&mut data, cast(store.read(&data_node, &[p0], &[p1 - p0])?, dtype));
+        }
+    }
+    let mut indptr = Vec::with_capacity(n + 1);
+    indptr.push(0);
+    for c in counts {
+        indptr.push(indptr.last().copied().unwrap_or(0) + c);
+    }
+    let csr = matches!(src.storage, Storage::Sparse { csr: true, .. });
+    let minor = if csr { src.shape[1] } else { src.shape[0] };
+    if let Some(bad) = indices.iter().find(|&&i| i >= minor) {
+        return Err(Error::invalid(
+            store.path(),
+            &indices_node,
+            "sparse index",
+            format!("index {bad} out of range for {minor} positions"),
+        ));
+    }
+    Ok(Lines { indptr, indices, data })
+}
+
+/// Lines of the output orientation from an input stored the other way round: one pass
+/// over the input in bounded pieces, keeping the entries of the selected lines.
+fn fetch_transposed(
+    store: &dyn StoreReader,
+    src: &Source,
+    src_csr: bool,
+    sel: &Select,
+    dtype: DType,
+    block_bytes: u64,
+) -> Result<Lines> {
+    let (data_node, indices_node, indptr_node) =
+        (join(&src.node, "data"), join(&src.node, "indices"), join(&src.node, "indptr"));
+    let src_major = if src_csr { src.shape[0] } else { src.shape[1] };
+    let src_minor = if src_csr { src.shape[1] } else { src.shape[0] };
+    // wanted[input minor position] = local output line.
+    let mut wanted: Vec<Option<usize>> = vec![None; src_minor as usize];
+    match sel {
+        Select::Range(a, b) => {
+            for (l, m) in (*a..*b).enumerate() {
+                wanted[m as usize] = Some(l);
+            }
+        }
+        Select::List(v) => {
+            for (l, m) in v.iter().enumerate() {
+                if let Some(m) = m {
+                    wanted[*m as usize] = Some(l);
+                }
+            }
+        }
+    }
+    let n = sel.len();
+    let mut entries: Vec<(usize, u64, usize)> = Vec::new(); // (line, minor in output, position in vals)
+    let mut vals = Data::with_capacity(dtype, 0);
+    let step = (block_bytes / 64).max(1024);
+    let ptr = read_index(store, &indptr_node, 0, src_major + 1)?;
+    let mut j0 = 0u64;
+    while j0 < src_major {
+        // A run of input lines holding at most `step` entries (at least one line).
+        let mut j1 = j0 + 1;
+        while j1 < src_major && ptr[j1 as usize + 1] - ptr[j0 as usize] <= step {
+            j1 += 1;
+        }
+        let (p0, p1) = (ptr[j0 as usize], ptr[j1 as usize]);
+        if p1 > p0 {
+            let idx = read_index(store, &indices_node, p0, p1 - p0)?;
+            let d = cast(store.read(&data_node, &[p0], &[p1 - p0])?, dtype);
+            let mut keep = Vec::new();
+            for j in j0..j1 {
+                for k in (ptr[j as usize] - p0) as usize..(ptr[j as usize + 1] - p0) as usize {
+                    let m = idx[k];
+                    if m >= src_minor {
+                        return Err(Error::invalid(
+                            store.path(),
+                            &indices_node,
+                            "sparse index",
+                            format!("index {m} out of range for {src_minor} positions"),
+                        ));
+                    }
+                    if let Some(l) = wanted[m as usize] {
+                        entries.push((l, j, vals.len() + keep.len()));
+                        keep.push(k);
+                    }
+                }
+            }
+            extend(&mut vals, gather(&d, &keep));
+        }
+        j0 = j1;
+    }
+    // Stable by line: within a line entries stay in ascending input-major order.
+    entries.sort_by_key(|e| e.0);
+    let mut indptr = vec![0u64; n + 1];
+    for e in &entries {
+        indptr[e.0 + 1] += 1;
+    }
+    for i in 0..n {
+        indptr[i + 1] += indptr[i];
+    }
+    let order: Vec<usize> = entries.iter().map(|e| e.2).collect();
+    Ok(Lines {
+        indptr,
+        indices: entries.iter().map(|e| e.1).collect(),
+        data: gather(&vals, &order),
+    })
+}
+
+/// Non-zero entries of a dense input as lines of the output orientation.
+fn fetch_dense(
+    store: &dyn StoreReader,
+    src: &Source,
+    out_csr: bool,
+    sel: &Select,
+    dtype: DType,
+    block_bytes: u64,
+) -> Result<Lines> {
+    let [rows, cols] = src.shape;
+    let n = sel.len();
+    let mut per_line: Vec<(Vec<u64>, Vec<usize>)> = vec![(Vec::new(), Vec::new()); n];
+    let mut vals = Data::with_capacity(dtype, 0);
+    if out_csr {
+        for (local, line, count) in sel.runs() {
+            let d = cast(store.read(&src.node, &[line, 0], &[count, cols])?, dtype);
+            let mut keep = Vec::new();
+            for r in 0..count as usize {
+                for c in 0..cols as usize {
+                    let k = r * cols as usize + c;
+                    if nonzero(&d, k) {
+                        per_line[local + r].0.push(c as u64);
+                        per_line[local + r].1.push(vals.len() + keep.len());
+                        keep.push(k);
+                    }
+                }
+            }
+            extend(&mut vals, gather(&d, &keep));
+        }
+    } else {
+        let row_step = (block_bytes / 4 / (cols.max(1) * dtype.size() as u64)).max(1);
+        for (local, line, count) in sel.runs() {
+            let mut r0 = 0;
+            while r0 < rows {
+                let r1 = (r0 + row_step).min(rows);
+                let d = cast(store.read(&src.node, &[r0, line], &[r1 - r0, count])?, dtype);
+                let mut keep = Vec::new();
+                for r in 0..(r1 - r0) as usize {
+                    for c in 0..count as usize {
+                        let k = r * count as usize + c;
+                        if nonzero(&d, k) {
+                            per_line[local + c].0.push(r0 + r as u64);
+                            per_line[local + c].1.push(vals.len() + keep.len());
+                            keep.push(k);
+                        }
+                    }
+                }
+                extend(&mut vals, gather(&d, &keep));
+                r0 = r1;
+            }
+        }
+    }
+    let mut indptr = Vec::with_capacity(n + 1);
+    indptr.push(0);
+    let mut indices = Vec::new();
+    let mut order = Vec::new();
+    for (idx, pos) in per_line {
+        indices.extend(idx);
+        order.extend(pos);
+        indptr.push(indices.len() as u64);
+    }
+    Ok(Lines {
+        indptr,
+        indices,
+        data: gather(&vals, &order),
+    })
+}

@@ -1,0 +1,705 @@
+//! `adcat concat`: out-of-core concatenation with the semantics of `anndata.concat`.
+//!
+//! A metadata pass ([`plan`]) opens and checks every input, builds the result's
+//! alternate-axis index, the reindexing of each input onto it, the unified type of
+//! every dataframe column and the dtype, storage and size bound of every matrix. Only
+//! values that anndata compares whole (alternate-axis annotations, `uns`) are read
+//! then. [`execute`] streams the rest into a temporary sibling of the output.
+
+pub mod align;
+pub mod blocks;
+pub mod dtype;
+pub mod frame;
+pub mod index;
+pub mod matrix;
+pub mod merge;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde_json::json;
+
+use crate::encoding::{walk, Element, EncodingType, Part as WalkPart, Visit};
+use crate::error::{Error, Result};
+use crate::layout::Layout;
+use crate::output::Staged;
+use crate::progress::Progress;
+use crate::store::{self, join, Attrs, DType, NodeKind, StoreReader};
+use crate::value::{read_value, write_frame, write_value, Frame, Value};
+use frame::{col_type, frame_index, frame_shape, unify, ColumnPlan, FrameJob};
+use index::{first_duplicate, merge_indices, Reindex};
+use matrix::{MatrixJob, OutKind, Part, Source, Storage};
+use merge::{merge_values, Strategy};
+
+/// A number given with `--fill-value`; numpy sees an integer or a float.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub enum Fill {
+    Int(i64),
+    Float(f64),
+}
+
+impl Fill {
+    fn value(self) -> f64 {
+        match self {
+            Fill::Int(i) => i as f64,
+            Fill::Float(f) => f,
+        }
+    }
+
+    /// numpy's dtype for `asarray(fill)`.
+    fn dtype(self) -> DType {
+        match self {
+            Fill::Int(_) => DType::I64,
+            Fill::Float(_) => DType::F64,
+        }
+    }
+}
+
+/// What the user asked for, already validated.
+#[derive(Clone, Debug)]
+pub struct ConcatOptions {
+    pub inputs: Vec<PathBuf>,
+    pub output: PathBuf,
+    /// 0: along obs; 1: along var.
+    pub axis: usize,
+    pub outer: bool,
+    pub merge: Strategy,
+    pub uns_merge: Strategy,
+    pub label: Option<String>,
+    pub keys: Option<Vec<String>>,
+    pub index_unique: Option<String>,
+    pub fill_value: Option<Fill>,
+    pub pairwise: bool,
+    pub layout: Layout,
+    pub max_memory: u64,
+    pub overwrite: bool,
+    pub progress: bool,
+}
+
+/// The result, fully decided before anything is written.
+pub struct ConcatPlan {
+    pub options: ConcatOptions,
+    /// (n_obs, n_vars) of the result.
+    pub shape: [u64; 2],
+    pub frame: FrameJob,
+    pub alt_frame: Frame,
+    pub matrices: Vec<MatrixJob>,
+    /// Whole values: `{alt}m`, `{alt}p` entries and `uns`.
+    pub values: Vec<(String, Value)>,
+    /// Matrices under `raw/`, with raw's var names.
+    pub raw: Option<(MatrixJob, Vec<String>)>,
+    pub payload_bytes: u64,
+}
+
+const AXES: [&str; 2] = ["obs", "var"];
+
+struct Input {
+    store: Box<dyn StoreReader>,
+    /// Rows of obs and var.
+    shape: [u64; 2],
+    alt_names: Vec<String>,
+}
+
+struct NoOp;
+
+impl Visit for NoOp {
+    fn visit(&mut self, _part: WalkPart<'_>) -> Result<()> {
+        Ok(())
+    }
+}
+
+fn open_input(path: &Path, axis: usize) -> Result<Input> {
+    let store = store::open(path)?;
+    // Every element is checked now, so a broken input fails before any output exists.
+    walk(store.as_ref(), &mut NoOp)?;
+    for name in AXES {
+        if store.kind(name)? != Some(NodeKind::Group) {
+            return Err(Error::invalid(store.path(), name, "anndata", format!("missing {name} dataframe")));
+        }
+    }
+    let (_, n_obs) = frame_shape(store.as_ref(), "obs")?;
+    let (_, n_var) = frame_shape(store.as_ref(), "var")?;
+    let alt_names = frame_index(store.as_ref(), AXES[1 - axis])?;
+    Ok(Input {
+        store,
+        shape: [n_obs, n_var],
+        alt_names,
+    })
+}
+
+fn children_of(store: &dyn StoreReader, group: &str) -> Result<Vec<String>> {
+    Ok(match store.kind(group)? {
+        Some(NodeKind::Group) => store.children(group)?,
+        _ => Vec::new(),
+    })
+}
+
+fn join_keys(lists: &[Vec<String>], outer: bool) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if outer {
+        for l in lists {
+            for k in l {
+                if !out.contains(k) {
+                    out.push(k.clone());
+                }
+            }
+        }
+    } else if let Some(first) = lists.first() {
+        for k in first {
+            if lists.iter().all(|l| l.contains(k)) && !out.contains(k) {
+                out.push(k.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The storage, dtype and shape of a 2-D element.
+fn source(store: &dyn StoreReader, node: &str) -> Result<Source> {
+    let e = Element::open(store, node)?;
+    match e.encoding {
+        EncodingType::Csr | EncodingType::Csc => {
+            let (r, c) = e.sparse_shape(store)?;
+            let info = store.array_info(&join(node, "data"))?;
+            Ok(Source {
+                node: node.to_string(),
+                storage: Storage::Sparse {
+                    csr: e.encoding == EncodingType::Csr,
+                    nnz: info.shape.first().copied().unwrap_or(0),
+                },
+                dtype: info.dtype,
+                shape: [r, c],
+            })
+        }
+        EncodingType::Array => {
+            let info = store.array_info(node)?;
+            if info.shape.len() != 2 || info.dtype == DType::Str {
+                return Err(Error::UnsupportedElement {
+                    file: store.path().to_path_buf(),
+                    node: node.to_string(),
+                    encoding: format!("array of shape {:?} and dtype {} (concat needs a 2-D numeric array)", info.shape, info.dtype),
+                    version: e.version,
+                });
+            }
+            Ok(Source {
+                node: node.to_string(),
+                storage: Storage::Dense,
+                dtype: info.dtype,
+                shape: [info.shape[0], info.shape[1]],
+            })
+        }
+        other => Err(Error::UnsupportedElement {
+            file: store.path().to_path_buf(),
+            node: node.to_string(),
+            encoding: format!("{other} (as a matrix to concatenate)"),
+            version: e.version,
+        }),
+    }
+}
+
+/// Decides storage, dtype and size bound of a concatenated matrix as anndata would.
+fn matrix_job(node: String, axis: usize, parts: Vec<Part>, shape: [u64; 2], fill: Option<Fill>) -> Option<MatrixJob> {
+    let present: Vec<&Source> = parts.iter().filter_map(|p| p.source.as_ref()).collect();
+    let sparse: Vec<bool> = present
+        .iter()
+        .filter_map(|s| match s.storage {
+            Storage::Sparse { csr, .. } => Some(csr),
+            Storage::Dense => None,
+        })
+        .collect();
+    let kind = if sparse.is_empty() {
+        OutKind::Dense
+    } else if sparse.iter().all(|c| !c) {
+        OutKind::Csc
+    } else {
+        OutKind::Csr
+    };
+    let fill_value = fill.map_or(if kind == OutKind::Dense { f64::NAN } else { 0.0 }, Fill::value);
+    let fill_dtype = fill.map_or(DType::F64, Fill::dtype);
+    let mut dtypes = Vec::new();
+    for p in &parts {
+        match &p.source {
+            Some(s) => {
+                let alt_len = s.shape[1 - axis];
+                let needs_fill = p.alt.has_missing() && (kind == OutKind::Dense || fill_value != 0.0);
+                if alt_len == 0 && p.alt.new_len > 0 && (kind == OutKind::Dense || fill_value != 0.0) {
+                    dtypes.push(fill_dtype);
+                } else if needs_fill {
+                    dtypes.push(dtype::promote(s.dtype, fill_dtype)?);
+                } else {
+                    dtypes.push(s.dtype);
+                }
+            }
+            None if kind == OutKind::Dense || fill_value != 0.0 => dtypes.push(fill_dtype),
+            // anndata pads a missing sparse element with an empty float64 matrix.
+            None => dtypes.push(DType::F64),
+        }
+    }
+    let dtype = dtype::promote_all(dtypes)?;
+    let mut nnz_bound = 0u64;
+    if kind != OutKind::Dense {
+        for p in &parts {
+            nnz_bound += match &p.source {
+                Some(Source {
+                    storage: Storage::Sparse { nnz, .. },
+                    ..
+                }) => *nnz,
+                Some(s) => s.shape[0] * s.shape[1],
+                None => 0,
+            };
+            if fill_value != 0.0 {
+                let missing = match &p.source {
+                    Some(_) => p.alt.new_len - p.alt.old_to_new.iter().flatten().count() as u64,
+                    None => p.alt.new_len,
+                };
+                nnz_bound += missing * p.len;
+            }
+        }
+    }
+    Some(MatrixJob {
+        node,
+        axis,
+        parts,
+        shape,
+        kind,
+        dtype,
+        fill: fill_value,
+        nnz_bound,
+    })
+}
+
+fn no_common_dtype(node: &str, inputs: &[PathBuf]) -> Error {
+    Error::Usage(format!(
+        "{}: /{node}: the inputs' dtypes cannot be promoted to a common numeric type",
+        inputs.first().map(|p| p.display().to_string()).unwrap_or_default()
+    ))
+}
+
+/// Builds the plan from metadata (and the small values anndata compares whole).
+pub fn plan(options: ConcatOptions) -> Result<ConcatPlan> {
+    if options.inputs.is_empty() {
+        return Err(Error::Usage("concat needs at least one input".into()));
+    }
+    if options.output.symlink_metadata().is_ok() && !options.overwrite {
+        return Err(Error::OutputExists {
+            path: options.output.clone(),
+        });
+    }
+    let axis = options.axis;
+    let alt = 1 - axis;
+    let (axis_name, alt_name) = (AXES[axis], AXES[alt]);
+    let inputs: Vec<Input> = options.inputs.iter().map(|p| open_input(p, axis)).collect::<Result<_>>()?;
+    let n = inputs.len();
+    let keys: Vec<String> = match &options.keys {
+        Some(k) if k.len() != n => {
+            return Err(Error::Usage(format!("--keys has {} names for {n} inputs", k.len())));
+        }
+        Some(k) => k.clone(),
+        None => (0..n).map(|i| i.to_string()).collect(),
+    };
+
+    // The alternate axis: names, and where each input's names go.
+    let alt_lists: Vec<&[String]> = inputs.iter().map(|i| i.alt_names.as_slice()).collect();
+    let alt_names = merge_indices(&alt_lists, options.outer);
+    let reindex: Vec<Reindex> = inputs.iter().map(|i| Reindex::by_name(&i.alt_names, &alt_names)).collect();
+    for (i, input) in inputs.iter().enumerate() {
+        if !reindex[i].identity {
+            if let Some(dup) = first_duplicate(&input.alt_names) {
+                return Err(Error::invalid(
+                    input.store.path(),
+                    alt_name,
+                    "dataframe",
+                    format!("name {dup:?} occurs twice; inputs with duplicated {alt_name} names cannot be aligned"),
+                ));
+            }
+        }
+    }
+    let lens: Vec<u64> = inputs.iter().map(|i| i.shape[axis]).collect();
+    let offsets: Vec<u64> = lens.iter().scan(0, |acc, &l| {
+        let o = *acc;
+        *acc += l;
+        Some(o)
+    }).collect();
+    let total: u64 = lens.iter().sum();
+    let mut shape = [0u64; 2];
+    shape[axis] = total;
+    shape[alt] = alt_names.len() as u64;
+
+    let frame = plan_frame(&inputs, &options, axis_name, &keys)?;
+    let alt_frame = plan_alt_frame(&inputs, &options, alt_name, &alt_names, &reindex)?;
+
+    let mut matrices = Vec::new();
+    // X and layers: X is the layer without a key.
+    let mut layer_lists = Vec::new();
+    for input in &inputs {
+        let mut l: Vec<String> = children_of(input.store.as_ref(), "layers")?.into_iter().map(|k| format!("layers/{k}")).collect();
+        if input.store.kind("X")?.is_some() {
+            l.insert(0, "X".to_string());
+        }
+        layer_lists.push(l);
+    }
+    for key in join_keys(&layer_lists, options.outer) {
+        let mut parts = Vec::with_capacity(n);
+        for (i, input) in inputs.iter().enumerate() {
+            let src = if layer_lists[i].contains(&key) {
+                let s = source(input.store.as_ref(), &key)?;
+                if s.shape != input.shape {
+                    return Err(Error::invalid(
+                        input.store.path(),
+                        &key,
+                        "matrix",
+                        format!("shape {:?} differs from (n_obs, n_vars) {:?}", s.shape, input.shape),
+                    ));
+                }
+                Some(s)
+            } else {
+                None
+            };
+            parts.push(Part {
+                input: i,
+                source: src,
+                len: lens[i],
+                offset: offsets[i],
+                alt: reindex[i].clone(),
+            });
+        }
+        let job = matrix_job(key.clone(), axis, parts, shape, options.fill_value).ok_or_else(|| no_common_dtype(&key, &options.inputs))?;
+        matrices.push(job);
+    }
+
+    // {axis}m: stacked along the axis; widths reconciled by position.
+    let group = format!("{axis_name}m");
+    let lists: Vec<Vec<String>> = inputs.iter().map(|i| children_of(i.store.as_ref(), &group)).collect::<Result<_>>()?;
+    for key in join_keys(&lists, options.outer) {
+        let node = join(&group, &key);
+        let mut srcs = Vec::with_capacity(n);
+        for (i, input) in inputs.iter().enumerate() {
+            srcs.push(if lists[i].contains(&key) { Some(aligned_source(input, &node, axis)?) } else { None });
+        }
+        let widths: Vec<u64> = srcs.iter().flatten().map(|s: &Source| s.shape[1]).collect();
+        let width = if options.outer { widths.iter().max() } else { widths.iter().min() }.copied().unwrap_or(0);
+        let parts: Vec<Part> = srcs
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| Part {
+                input: i,
+                alt: Reindex::by_position(s.as_ref().map_or(0, |s| s.shape[1]), width),
+                source: s,
+                len: lens[i],
+                offset: offsets[i],
+            })
+            .collect();
+        let job = matrix_job(node.clone(), 0, parts, [total, width], options.fill_value).ok_or_else(|| no_common_dtype(&node, &options.inputs))?;
+        matrices.push(job);
+    }
+
+    // {axis}p: block diagonal, only when asked for.
+    if options.pairwise {
+        let group = format!("{axis_name}p");
+        let lists: Vec<Vec<String>> = inputs.iter().map(|i| children_of(i.store.as_ref(), &group)).collect::<Result<_>>()?;
+        for key in join_keys(&lists, options.outer) {
+            let node = join(&group, &key);
+            let mut parts = Vec::with_capacity(n);
+            let mut dtypes = Vec::new();
+            for (i, input) in inputs.iter().enumerate() {
+                let src = if lists[i].contains(&key) { Some(source(input.store.as_ref(), &node)?) } else { None };
+                dtypes.push(src.as_ref().map_or(DType::Bool, |s| s.dtype));
+                parts.push(Part {
+                    input: i,
+                    source: src,
+                    len: lens[i],
+                    offset: offsets[i],
+                    alt: Reindex::shifted(lens[i], offsets[i], total),
+                });
+            }
+            let dtype = dtype::promote_all(dtypes).ok_or_else(|| no_common_dtype(&node, &options.inputs))?;
+            let nnz_bound = parts
+                .iter()
+                .filter_map(|p| p.source.as_ref())
+                .map(|s| match s.storage {
+                    Storage::Sparse { nnz, .. } => nnz,
+                    Storage::Dense => s.shape[0] * s.shape[1],
+                })
+                .sum();
+            matrices.push(MatrixJob {
+                node,
+                axis: 0,
+                parts,
+                shape: [total, total],
+                kind: OutKind::Csr,
+                dtype,
+                fill: 0.0,
+                nnz_bound,
+            });
+        }
+    }
+
+    let mut values = Vec::new();
+    // {alt}m and {alt}p: reindexed whole, then merged.
+    for (suffix, both) in [("m", false), ("p", true)] {
+        let group = format!("{alt_name}{suffix}");
+        let mut maps = Vec::with_capacity(n);
+        for (i, input) in inputs.iter().enumerate() {
+            let mut m = Vec::new();
+            for key in children_of(input.store.as_ref(), &group)? {
+                let v = read_value(input.store.as_ref(), &join(&group, &key))?;
+                if matches!(v, Value::Frame(_)) {
+                    return Err(Error::UnsupportedElement {
+                        file: input.store.path().to_path_buf(),
+                        node: join(&group, &key),
+                        encoding: "dataframe (inside varm/obsm, not yet concatenated by adcat)".into(),
+                        version: "0.2.0".into(),
+                    });
+                }
+                let mut v = align::reindex_array(&v, &reindex[i], 0);
+                if both {
+                    v = align::reindex_array(&v, &reindex[i], 1);
+                }
+                m.push((key, v));
+            }
+            maps.push(m);
+        }
+        values.push((group, Value::Dict(merge_values(&maps, options.merge))));
+    }
+    let mut uns = Vec::with_capacity(n);
+    for input in &inputs {
+        uns.push(match input.store.kind("uns")? {
+            Some(_) => match read_value(input.store.as_ref(), "uns")? {
+                Value::Dict(items) => items,
+                _ => Vec::new(),
+            },
+            None => Vec::new(),
+        });
+    }
+    values.push(("uns".to_string(), Value::Dict(merge_values(&uns, options.uns_merge))));
+
+    let raw = plan_raw(&inputs, &options, axis, &lens, &offsets, total)?;
+    let payload_bytes = matrices
+        .iter()
+        .map(|m| match m.kind {
+            OutKind::Dense => m.shape[0] * m.shape[1] * m.dtype.size() as u64,
+            _ => m.nnz_bound * (m.dtype.size() as u64 + 4),
+        })
+        .sum();
+    Ok(ConcatPlan {
+        options,
+        shape,
+        frame,
+        alt_frame,
+        matrices,
+        values,
+        raw,
+        payload_bytes,
+    })
+}
+
+fn aligned_source(input: &Input, node: &str, axis: usize) -> Result<Source> {
+    let s = source(input.store.as_ref(), node)?;
+    if s.shape[0] != input.shape[axis] {
+        return Err(Error::invalid(
+            input.store.path(),
+            node,
+            "matrix",
+            format!("has {} rows, expected {}", s.shape[0], input.shape[axis]),
+        ));
+    }
+    Ok(s)
+}
+
+fn plan_frame(inputs: &[Input], options: &ConcatOptions, axis_name: &str, keys: &[String]) -> Result<FrameJob> {
+    let mut col_lists = Vec::with_capacity(inputs.len());
+    let mut frames = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let (cols, n) = frame_shape(input.store.as_ref(), axis_name)?;
+        if let Some(dup) = first_duplicate(&cols) {
+            return Err(Error::invalid(input.store.path(), axis_name, "dataframe", format!("column {dup:?} occurs twice")));
+        }
+        col_lists.push(cols);
+        frames.push((axis_name.to_string(), n));
+    }
+    let mut columns = Vec::new();
+    for name in join_keys(&col_lists, options.outer) {
+        let mut sources = Vec::with_capacity(inputs.len());
+        for (i, input) in inputs.iter().enumerate() {
+            sources.push(if col_lists[i].contains(&name) {
+                let node = join(axis_name, &name);
+                let t = col_type(input.store.as_ref(), &node)?;
+                Some((node, t))
+            } else {
+                None
+            });
+        }
+        let types: Vec<&frame::ColType> = sources.iter().flatten().map(|s| &s.1).collect();
+        let has_missing = sources.iter().zip(&frames).any(|(s, f)| s.is_none() && f.1 > 0) || sources.iter().any(|s| s.is_none());
+        let out = unify(&types, has_missing).map_err(|why| {
+            Error::Usage(format!(
+                "{}:/{axis_name}/{name}: cannot combine this column across inputs: {why}",
+                options.inputs[sources.iter().position(|s| s.is_some()).unwrap_or(0)].display()
+            ))
+        })?;
+        columns.push(ColumnPlan { name, out, sources });
+    }
+    Ok(FrameJob {
+        node: axis_name.to_string(),
+        frames,
+        columns,
+        label: options.label.clone(),
+        keys: keys.to_vec(),
+        index_unique: options.index_unique.clone(),
+    })
+}
+
+fn plan_alt_frame(inputs: &[Input], options: &ConcatOptions, alt_name: &str, alt_names: &[String], reindex: &[Reindex]) -> Result<Frame> {
+    let mut maps = Vec::with_capacity(inputs.len());
+    if options.merge != Strategy::None {
+        for (i, input) in inputs.iter().enumerate() {
+            let frame = match read_value(input.store.as_ref(), alt_name)? {
+                Value::Frame(f) => f,
+                _ => return Err(Error::invalid(input.store.path(), alt_name, "dataframe", "not a dataframe")),
+            };
+            let cols: Vec<(String, Value)> = frame
+                .columns
+                .iter()
+                .map(|(k, v)| (k.clone(), align::reindex_column(v, &reindex[i])))
+                .collect();
+            maps.push(cols);
+        }
+    }
+    Ok(Frame {
+        index_name: "_index".into(),
+        index: alt_names.to_vec(),
+        columns: merge_values(&maps, options.merge),
+    })
+}
+
+fn plan_raw(inputs: &[Input], options: &ConcatOptions, axis: usize, lens: &[u64], offsets: &[u64], total: u64) -> Result<Option<(MatrixJob, Vec<String>)>> {
+    let has: Vec<bool> = inputs.iter().map(|i| i.store.kind("raw").map(|k| k.is_some())).collect::<std::result::Result<_, _>>()?;
+    if !has.iter().all(|&h| h) {
+        if has.iter().any(|&h| h) {
+            eprintln!("adcat: warning: only some inputs have raw; raw is not concatenated (as anndata does)");
+        }
+        return Ok(None);
+    }
+    if axis != 0 {
+        return Err(Error::Usage("concatenating raw along var is not supported yet".into()));
+    }
+    let names: Vec<Vec<String>> = inputs.iter().map(|i| frame_index(i.store.as_ref(), "raw/var")).collect::<Result<_>>()?;
+    let lists: Vec<&[String]> = names.iter().map(|v| v.as_slice()).collect();
+    let raw_names = merge_indices(&lists, options.outer);
+    let mut parts = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let src = source(input.store.as_ref(), "raw/X")?;
+        parts.push(Part {
+            input: i,
+            source: Some(src),
+            len: lens[i],
+            offset: offsets[i],
+            alt: Reindex::by_name(&names[i], &raw_names),
+        });
+    }
+    let job = matrix_job("raw/X".into(), 0, parts, [total, raw_names.len() as u64], options.fill_value)
+        .ok_or_else(|| no_common_dtype("raw/X", &options.inputs))?;
+    Ok(Some((job, raw_names)))
+}
+
+fn enc(kind: &str, version: &str) -> Attrs {
+    let mut a = Attrs::new();
+    a.insert("encoding-type".into(), json!(kind));
+    a.insert("encoding-version".into(), json!(version));
+    a
+}
+
+/// Summary of a finished run, for `--report-json`.
+#[derive(Debug, serde::Serialize)]
+pub struct Report {
+    pub inputs: Vec<String>,
+    pub output: String,
+    pub shape: [u64; 2],
+    pub elements: Vec<serde_json::Value>,
+    pub payload_bytes: u64,
+    pub device: &'static str,
+    pub seconds_plan: f64,
+    pub seconds_write: f64,
+    pub peak_rss_bytes: Option<u64>,
+}
+
+/// Peak resident memory of this process so far (Linux).
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Runs a plan: writes everything into a temporary sibling and renames it into place.
+pub fn execute(plan: &ConcatPlan) -> Result<()> {
+    let opts = &plan.options;
+    let staged = Staged::new(&opts.output, opts.overwrite)?;
+    let stores: Vec<Box<dyn StoreReader>> = opts.inputs.iter().map(|p| store::open(p)).collect::<std::result::Result<_, _>>()?;
+    let inputs: Vec<&dyn StoreReader> = stores.iter().map(|s| s.as_ref()).collect();
+    let progress = Progress::new(opts.progress, plan.payload_bytes, "concatenating");
+    let block_bytes = crate::convert::block_bytes(opts.max_memory);
+    {
+        let out = store::create(staged.path(), opts.layout.format)?;
+        let out = out.as_ref();
+        out.create_group("", &enc("anndata", "0.1.0"))?;
+        let rows_per_block = (block_bytes / 64).max(1024);
+        plan.frame.write(&inputs, out, &opts.layout, rows_per_block)?;
+        write_frame(out, &opts.layout, AXES[1 - opts.axis], &plan.alt_frame)?;
+        for group in ["layers", "obsm", "obsp"] {
+            let group = if group == "layers" { group.to_string() } else { format!("{}{}", AXES[opts.axis], &group[3..]) };
+            out.create_group(&group, &enc("dict", "0.1.0"))?;
+        }
+        let ctx = matrix::Ctx {
+            inputs: &inputs,
+            out,
+            layout: &opts.layout,
+            block_bytes,
+            progress: &progress,
+        };
+        for m in &plan.matrices {
+            m.write(&ctx)?;
+        }
+        for (node, value) in &plan.values {
+            write_value(out, &opts.layout, node, value)?;
+        }
+        if let Some((job, names)) = &plan.raw {
+            out.create_group("raw", &enc("raw", "0.1.0"))?;
+            job.write(&ctx)?;
+            let var = Frame {
+                index_name: "_index".into(),
+                index: names.clone(),
+                columns: Vec::new(),
+            };
+            write_frame(out, &opts.layout, "raw/var", &var)?;
+            out.create_group("raw/varm", &enc("dict", "0.1.0"))?;
+        }
+        out.finish()?;
+    }
+    progress.finish();
+    staged.commit()
+}
+
+/// Plans and executes; returns the run's report.
+pub fn concat(options: ConcatOptions) -> Result<Report> {
+    let t0 = Instant::now();
+    let plan = plan(options)?;
+    let t1 = Instant::now();
+    execute(&plan)?;
+    let t2 = Instant::now();
+    Ok(Report {
+        inputs: plan.options.inputs.iter().map(|p| p.display().to_string()).collect(),
+        output: plan.options.output.display().to_string(),
+        shape: plan.shape,
+        elements: plan
+            .matrices
+            .iter()
+            .map(|m| json!({"path": m.node, "kind": m.kind, "dtype": m.dtype.name(), "shape": m.shape, "nnz_bound": m.nnz_bound}))
+            .collect(),
+        payload_bytes: plan.payload_bytes,
+        device: "cpu",
+        seconds_plan: (t1 - t0).as_secs_f64(),
+        seconds_write: (t2 - t1).as_secs_f64(),
+        peak_rss_bytes: peak_rss(),
+    })
+}
