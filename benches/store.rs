@@ -1,7 +1,7 @@
 //! Throughput of the storage layer in bytes/s: writing and reading a dense float64
 //! block through each backend and codec, as `adcat convert` streams it.
 
-use adcat::store::{self, ArraySpec, Attrs, Compression, Data, DType, Format};
+use adcat::store::{self, ArraySpec, Attrs, Compression, DType, Data, Format};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 const ROWS: u64 = 2048;
@@ -9,7 +9,11 @@ const COLS: u64 = 2048;
 
 fn payload() -> Data {
     // Count-like values: mostly small integers stored as float64, as in expression data.
-    Data::F64((0..ROWS * COLS).map(|i| ((i * 2_654_435_761) % 17) as f64).collect())
+    Data::F64(
+        (0..ROWS * COLS)
+            .map(|i| ((i * 2_654_435_761) % 17) as f64)
+            .collect(),
+    )
 }
 
 fn spec(format: Format, compression: Compression) -> ArraySpec {
@@ -40,7 +44,14 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(bytes));
     group.sample_size(10);
     for (name, format, compression) in cases() {
-        let path = dir.path().join(format!("{name}.{}", if format == Format::H5ad { "h5ad" } else { "zarr" }));
+        let path = dir.path().join(format!(
+            "{name}.{}",
+            if format == Format::H5ad {
+                "h5ad"
+            } else {
+                "zarr"
+            }
+        ));
         let mut round = 0u32;
         group.bench_function(format!("write/{name}"), |b| {
             b.iter(|| {
@@ -48,7 +59,8 @@ fn bench(c: &mut Criterion) {
                 let p = path.with_extension(format!("{round}"));
                 let w = store::create(&p, format).expect("create");
                 w.create_group("", &Attrs::new()).expect("group");
-                w.create_array("x", &spec(format, compression), &Attrs::new()).expect("array");
+                w.create_array("x", &spec(format, compression), &Attrs::new())
+                    .expect("array");
                 w.write("x", &[0, 0], &[ROWS, COLS], &data).expect("write");
                 w.finish().expect("finish");
                 drop(w);
@@ -57,7 +69,8 @@ fn bench(c: &mut Criterion) {
         });
         let w = store::create(&path, format).expect("create");
         w.create_group("", &Attrs::new()).expect("group");
-        w.create_array("x", &spec(format, compression), &Attrs::new()).expect("array");
+        w.create_array("x", &spec(format, compression), &Attrs::new())
+            .expect("array");
         w.write("x", &[0, 0], &[ROWS, COLS], &data).expect("write");
         w.finish().expect("finish");
         drop(w);

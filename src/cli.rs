@@ -11,7 +11,11 @@ use crate::size::{parse_compression, parse_size};
 use crate::store::{Compression, Format};
 
 #[derive(Debug, Parser)]
-#[command(name = "adcat", version, about = "Concatenate and convert AnnData stores (.h5ad, Zarr v2, Zarr v3) out of core")]
+#[command(
+    name = "adcat",
+    version,
+    about = "Concatenate and convert AnnData stores (.h5ad, Zarr v2, Zarr v3) out of core"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -192,10 +196,15 @@ fn parse_fill(text: &str) -> Result<crate::concat::Fill> {
 impl ConcatArgs {
     pub fn options(&self) -> Result<crate::concat::ConcatOptions> {
         use crate::concat::merge::Strategy;
-        let strategy = |s: &Option<String>| s.as_deref().and_then(Strategy::parse).unwrap_or(Strategy::None);
+        let strategy = |s: &Option<String>| {
+            s.as_deref()
+                .and_then(Strategy::parse)
+                .unwrap_or(Strategy::None)
+        };
         if self.device == "gpu" {
             return Err(Error::Usage(
-                "--device gpu: this build of adcat has no GPU path yet; use --device cpu or auto".into(),
+                "--device gpu: this build of adcat has no GPU path yet; use --device cpu or auto"
+                    .into(),
             ));
         }
         if let Some(keys) = &self.keys {
@@ -210,7 +219,11 @@ impl ConcatArgs {
         Ok(crate::concat::ConcatOptions {
             inputs: self.inputs.clone(),
             output: self.output.clone(),
-            axis: if matches!(self.axis.as_str(), "var" | "1") { 1 } else { 0 },
+            axis: if matches!(self.axis.as_str(), "var" | "1") {
+                1
+            } else {
+                0
+            },
             outer: self.join == "outer",
             merge: strategy(&self.merge),
             uns_merge: strategy(&self.uns_merge),

@@ -165,7 +165,14 @@ pub fn execute(plan: &ConvertPlan) -> Result<()> {
                 } => {
                     output.create_array(node, spec, attrs)?;
                     if *block_rows > 0 {
-                        copy_array(input.as_ref(), output.as_ref(), node, spec, *block_rows, &progress)?;
+                        copy_array(
+                            input.as_ref(),
+                            output.as_ref(),
+                            node,
+                            spec,
+                            *block_rows,
+                            &progress,
+                        )?;
                     }
                 }
             }

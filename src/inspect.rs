@@ -211,7 +211,11 @@ impl Report {
                 "/".to_string()
             } else {
                 let depth = path.matches('/').count();
-                format!("{}{}", "  ".repeat(depth), path.rsplit('/').next().unwrap_or(path))
+                format!(
+                    "{}{}",
+                    "  ".repeat(depth),
+                    path.rsplit('/').next().unwrap_or(path)
+                )
             }
         };
         for e in &self.elements {
@@ -259,7 +263,12 @@ impl Report {
             out.push('\n');
         }
         let total: u64 = self.arrays.iter().filter_map(|a| a.info.stored_bytes).sum();
-        out.push_str(&format!("{} elements, {} arrays, {} on disk\n", self.elements.len(), self.arrays.len(), fmt_bytes(total)));
+        out.push_str(&format!(
+            "{} elements, {} arrays, {} on disk\n",
+            self.elements.len(),
+            self.arrays.len(),
+            fmt_bytes(total)
+        ));
         out
     }
 }

@@ -97,11 +97,7 @@ impl Layout {
         if spec.shape.is_empty() {
             return 1;
         }
-        let unit = spec
-            .shards
-            .as_ref()
-            .map_or(spec.chunks[0], |s| s[0])
-            .max(1);
+        let unit = spec.shards.as_ref().map_or(spec.chunks[0], |s| s[0]).max(1);
         let row_bytes = spec.shape[1..].iter().product::<u64>().max(1) * element_bytes(spec.dtype);
         let units = (block_bytes / (unit * row_bytes).max(1)).max(1);
         (units * unit).min(spec.shape[0].max(1))

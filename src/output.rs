@@ -25,9 +25,12 @@ fn io_err(path: &Path, what: &str, err: std::io::Error) -> Error {
 }
 
 fn sibling(target: &Path, mark: &str) -> Result<PathBuf> {
-    let name = target
-        .file_name()
-        .ok_or_else(|| Error::Usage(format!("{}: output path has no file name", target.display())))?;
+    let name = target.file_name().ok_or_else(|| {
+        Error::Usage(format!(
+            "{}: output path has no file name",
+            target.display()
+        ))
+    })?;
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(name);
     tmp_name.push(format!("{mark}{}", std::process::id()));
@@ -49,7 +52,11 @@ pub fn remove_stale(target: &Path) {
     let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
         return;
     };
-    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -137,7 +144,11 @@ impl Staged {
         }
         self.committed = true;
         if let Some(parent) = self.target.parent() {
-            let dir = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+            let dir = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
             if let Ok(d) = std::fs::File::open(dir) {
                 let _ = d.sync_all();
             }
@@ -233,7 +244,9 @@ mod tests {
         // PIDs above the kernel's pid_max (4194304) never belong to a live process.
         let stale = dir.path().join(".out.zarr.adcat-tmp-4999999");
         std::fs::create_dir(&stale).unwrap();
-        let live = dir.path().join(format!(".out.zarr.adcat-tmp-{}", std::process::id()));
+        let live = dir
+            .path()
+            .join(format!(".out.zarr.adcat-tmp-{}", std::process::id()));
         std::fs::create_dir(&live).unwrap();
         remove_stale(&target);
         assert!(!stale.exists());

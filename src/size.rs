@@ -43,15 +43,23 @@ pub fn parse_compression(text: &str) -> Result<Compression, String> {
             None => Ok(default),
             Some(l) => match l.parse::<i64>() {
                 Ok(v) if (lo..=hi).contains(&v) => Ok(v),
-                _ => Err(format!("invalid compression level {l:?} for {name}: expected {lo}..={hi}")),
+                _ => Err(format!(
+                    "invalid compression level {l:?} for {name}: expected {lo}..={hi}"
+                )),
             },
         }
     };
     match name.to_ascii_lowercase().as_str() {
         "none" if level.is_none() => Ok(Compression::None),
-        "lz4" => Ok(Compression::Lz4 { level: level_in(1, 9, 5)? as u8 }),
-        "zstd" => Ok(Compression::Zstd { level: level_in(-7, 22, 3)? as i32 }),
-        "gzip" => Ok(Compression::Gzip { level: level_in(0, 9, 4)? as u8 }),
+        "lz4" => Ok(Compression::Lz4 {
+            level: level_in(1, 9, 5)? as u8,
+        }),
+        "zstd" => Ok(Compression::Zstd {
+            level: level_in(-7, 22, 3)? as i32,
+        }),
+        "gzip" => Ok(Compression::Gzip {
+            level: level_in(0, 9, 4)? as u8,
+        }),
         _ => Err(format!(
             "invalid compression {text:?}: expected none, lz4[:1-9], zstd[:LEVEL] or gzip[:0-9]"
         )),
@@ -79,8 +87,14 @@ mod tests {
     fn compressions() {
         assert_eq!(parse_compression("none"), Ok(Compression::None));
         assert_eq!(parse_compression("lz4"), Ok(Compression::Lz4 { level: 5 }));
-        assert_eq!(parse_compression("zstd:7"), Ok(Compression::Zstd { level: 7 }));
-        assert_eq!(parse_compression("gzip:9"), Ok(Compression::Gzip { level: 9 }));
+        assert_eq!(
+            parse_compression("zstd:7"),
+            Ok(Compression::Zstd { level: 7 })
+        );
+        assert_eq!(
+            parse_compression("gzip:9"),
+            Ok(Compression::Gzip { level: 9 })
+        );
         assert!(parse_compression("gzip:10").is_err());
         assert!(parse_compression("brotli").is_err());
         assert!(parse_compression("none:1").is_err());

@@ -6,7 +6,7 @@
 use crate::encoding::{Element, EncodingType};
 use crate::error::{Error, Result};
 use crate::layout::Layout;
-use crate::store::{join, Attrs, Data, DType, StoreReader, StoreWriter};
+use crate::store::{join, Attrs, DType, Data, StoreReader, StoreWriter};
 use serde_json::json;
 
 /// A compressed sparse matrix.
@@ -25,7 +25,9 @@ pub enum NullableKind {
     Integer,
     Boolean,
     /// `na_nan`: pandas' `str` dtype (missing is NaN) rather than `string` (missing is NA).
-    String { na_nan: bool },
+    String {
+        na_nan: bool,
+    },
 }
 
 /// A dataframe: string index and columns in order.
@@ -40,7 +42,10 @@ pub struct Frame {
 pub enum Value {
     Dict(Vec<(String, Value)>),
     /// `array` or, for strings, `string-array`.
-    Array { data: Data, shape: Vec<u64> },
+    Array {
+        data: Data,
+        shape: Vec<u64>,
+    },
     /// `numeric-scalar` or, for strings, `string`.
     Scalar(Data),
     Sparse(Sparse),
@@ -154,7 +159,9 @@ pub fn read_value(store: &dyn StoreReader, node: &str) -> Result<Value> {
             let (data, shape) = read_all(store, node)?;
             Value::Array { data, shape }
         }
-        EncodingType::NumericScalar | EncodingType::String => Value::Scalar(read_all(store, node)?.0),
+        EncodingType::NumericScalar | EncodingType::String => {
+            Value::Scalar(read_all(store, node)?.0)
+        }
         EncodingType::Csr | EncodingType::Csc => {
             let (r, c) = elem.sparse_shape(store)?;
             Value::Sparse(Sparse {
@@ -166,7 +173,11 @@ pub fn read_value(store: &dyn StoreReader, node: &str) -> Result<Value> {
             })
         }
         EncodingType::Categorical => {
-            let ordered = elem.attrs.get("ordered").and_then(|v| v.as_bool()).unwrap_or(false);
+            let ordered = elem
+                .attrs
+                .get("ordered")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
             let codes = to_index(store, &elem, "codes")?;
             let categories = match read_value(store, &join(node, "categories"))? {
                 Value::Array { data, .. } => data,
@@ -182,7 +193,9 @@ pub fn read_value(store: &dyn StoreReader, node: &str) -> Result<Value> {
                 ordered,
             }
         }
-        EncodingType::NullableInteger | EncodingType::NullableBoolean | EncodingType::NullableString => {
+        EncodingType::NullableInteger
+        | EncodingType::NullableBoolean
+        | EncodingType::NullableString => {
             let kind = match elem.encoding {
                 EncodingType::NullableInteger => NullableKind::Integer,
                 EncodingType::NullableBoolean => NullableKind::Boolean,
@@ -213,7 +226,10 @@ pub fn read_value(store: &dyn StoreReader, node: &str) -> Result<Value> {
 /// Column names of a dataframe element, in `column-order`.
 pub fn column_order(elem: &Element) -> Vec<String> {
     match elem.attrs.get("column-order") {
-        Some(serde_json::Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
         Some(serde_json::Value::String(s)) => vec![s.clone()],
         _ => Vec::new(),
     }
@@ -230,7 +246,10 @@ pub fn read_frame(store: &dyn StoreReader, elem: &Element) -> Result<Frame> {
                 store.path(),
                 &join(&elem.node, &name),
                 "dataframe",
-                format!("column length differs from the index length {}", index.len()),
+                format!(
+                    "column length differs from the index length {}",
+                    index.len()
+                ),
             ));
         }
         columns.push((name, col));
@@ -261,7 +280,14 @@ fn enc(kind: &str, version: &str) -> Attrs {
     a
 }
 
-fn put(w: &dyn StoreWriter, layout: &Layout, node: &str, data: &Data, shape: &[u64], attrs: &Attrs) -> Result<()> {
+fn put(
+    w: &dyn StoreWriter,
+    layout: &Layout,
+    node: &str,
+    data: &Data,
+    shape: &[u64],
+    attrs: &Attrs,
+) -> Result<()> {
     let spec = layout.spec(shape, data.dtype());
     w.create_array(node, &spec, attrs)?;
     if !shape.contains(&0) {
@@ -320,7 +346,14 @@ pub fn write_value(w: &dyn StoreWriter, layout: &Layout, node: &str, value: &Val
                 write_value(w, layout, &join(node, k), v)?;
             }
         }
-        Value::Array { data, shape } => put(w, layout, node, data, shape, &array_attrs(data.dtype(), false))?,
+        Value::Array { data, shape } => put(
+            w,
+            layout,
+            node,
+            data,
+            shape,
+            &array_attrs(data.dtype(), false),
+        )?,
         Value::Scalar(data) => put(w, layout, node, data, &[], &array_attrs(data.dtype(), true))?,
         Value::Sparse(s) => {
             let mut a = enc(if s.csr { "csr_matrix" } else { "csc_matrix" }, "0.1.0");
@@ -333,9 +366,30 @@ pub fn write_value(w: &dyn StoreWriter, layout: &Layout, node: &str, value: &Val
             } else {
                 (index_data(&s.indices), index_data(&s.indptr))
             };
-            put(w, layout, &join(node, "data"), &s.data, &[s.data.len() as u64], &Attrs::new())?;
-            put(w, layout, &join(node, "indices"), &indices, &[s.indices.len() as u64], &Attrs::new())?;
-            put(w, layout, &join(node, "indptr"), &indptr, &[s.indptr.len() as u64], &Attrs::new())?;
+            put(
+                w,
+                layout,
+                &join(node, "data"),
+                &s.data,
+                &[s.data.len() as u64],
+                &Attrs::new(),
+            )?;
+            put(
+                w,
+                layout,
+                &join(node, "indices"),
+                &indices,
+                &[s.indices.len() as u64],
+                &Attrs::new(),
+            )?;
+            put(
+                w,
+                layout,
+                &join(node, "indptr"),
+                &indptr,
+                &[s.indptr.len() as u64],
+                &Attrs::new(),
+            )?;
         }
         Value::Categorical {
             codes,
@@ -346,7 +400,14 @@ pub fn write_value(w: &dyn StoreWriter, layout: &Layout, node: &str, value: &Val
             a.insert("ordered".into(), json!(ordered));
             w.create_group(node, &a)?;
             let codes = codes_data(codes, categories.len());
-            put(w, layout, &join(node, "codes"), &codes, &[codes.len() as u64], &array_attrs(codes.dtype(), false))?;
+            put(
+                w,
+                layout,
+                &join(node, "codes"),
+                &codes,
+                &[codes.len() as u64],
+                &array_attrs(codes.dtype(), false),
+            )?;
             put(
                 w,
                 layout,
@@ -367,8 +428,22 @@ pub fn write_value(w: &dyn StoreWriter, layout: &Layout, node: &str, value: &Val
             }
             w.create_group(node, &a)?;
             let n = [mask.len() as u64];
-            put(w, layout, &join(node, "values"), values, &n, &array_attrs(values.dtype(), false))?;
-            put(w, layout, &join(node, "mask"), &Data::Bool(mask.clone()), &n, &array_attrs(DType::Bool, false))?;
+            put(
+                w,
+                layout,
+                &join(node, "values"),
+                values,
+                &n,
+                &array_attrs(values.dtype(), false),
+            )?;
+            put(
+                w,
+                layout,
+                &join(node, "mask"),
+                &Data::Bool(mask.clone()),
+                &n,
+                &array_attrs(DType::Bool, false),
+            )?;
         }
         Value::Frame(f) => write_frame(w, layout, node, f)?,
         Value::Null => {
@@ -391,7 +466,14 @@ pub fn write_frame(w: &dyn StoreWriter, layout: &Layout, node: &str, f: &Frame) 
     let names: Vec<String> = f.columns.iter().map(|(n, _)| n.clone()).collect();
     w.create_group(node, &frame_attrs(&f.index_name, &names))?;
     let index = Data::Str(f.index.clone());
-    put(w, layout, &join(node, &f.index_name), &index, &[f.index.len() as u64], &array_attrs(DType::Str, false))?;
+    put(
+        w,
+        layout,
+        &join(node, &f.index_name),
+        &index,
+        &[f.index.len() as u64],
+        &array_attrs(DType::Str, false),
+    )?;
     for (name, col) in &f.columns {
         write_value(w, layout, &join(node, name), col)?;
     }
@@ -421,8 +503,18 @@ fn as_f64(d: &Data, i: usize) -> Option<f64> {
 /// Element-wise equality with NaN equal to NaN, for blocks of one dtype.
 pub fn same_data(a: &Data, b: &Data) -> bool {
     match (a, b) {
-        (Data::F32(x), Data::F32(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p == q || (p.is_nan() && q.is_nan())),
-        (Data::F64(x), Data::F64(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p == q || (p.is_nan() && q.is_nan())),
+        (Data::F32(x), Data::F32(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|(p, q)| p == q || (p.is_nan() && q.is_nan()))
+        }
+        (Data::F64(x), Data::F64(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|(p, q)| p == q || (p.is_nan() && q.is_nan()))
+        }
         _ => a == b,
     }
 }
@@ -463,7 +555,8 @@ pub fn equal(a: &Value, b: &Value) -> bool {
         }
         (Value::Dict(x), Value::Dict(y)) => {
             x.len() == y.len()
-                && x.iter().all(|(k, v)| y.iter().any(|(k2, v2)| k == k2 && equal(v, v2)))
+                && x.iter()
+                    .all(|(k, v)| y.iter().any(|(k2, v2)| k == k2 && equal(v, v2)))
         }
         (Value::Null, Value::Null) => true,
         _ => column_equal(a, b),
@@ -488,7 +581,11 @@ pub fn column_equal(a: &Value, b: &Value) -> bool {
             o1 == o2
                 && k1.len() == k2.len()
                 && c1.len() == c2.len()
-                && (if *o1 { same_data(k1, k2) } else { same_set(k1, k2) })
+                && (if *o1 {
+                    same_data(k1, k2)
+                } else {
+                    same_set(k1, k2)
+                })
                 && c1.iter().zip(c2).all(|(&x, &y)| match (x, y) {
                     (-1, -1) => true,
                     (-1, _) | (_, -1) => false,
@@ -515,7 +612,10 @@ pub fn column_equal(a: &Value, b: &Value) -> bool {
         (Value::Frame(x), Value::Frame(y)) => {
             x.index == y.index
                 && x.columns.len() == y.columns.len()
-                && x.columns.iter().zip(&y.columns).all(|((n1, c1), (n2, c2))| n1 == n2 && equal(c1, c2))
+                && x.columns
+                    .iter()
+                    .zip(&y.columns)
+                    .all(|((n1, c1), (n2, c2))| n1 == n2 && equal(c1, c2))
         }
         _ => false,
     }
@@ -549,21 +649,42 @@ mod tests {
 
     fn arr(d: Data) -> Value {
         let n = d.len() as u64;
-        Value::Array { data: d, shape: vec![n] }
+        Value::Array {
+            data: d,
+            shape: vec![n],
+        }
     }
 
     #[test]
     fn scalars_compare_by_value_across_types() {
-        assert!(equal(&Value::Scalar(Data::I64(vec![1])), &Value::Scalar(Data::F64(vec![1.0]))));
-        assert!(!equal(&Value::Scalar(Data::I64(vec![1])), &Value::Scalar(Data::F64(vec![1.5]))));
-        assert!(!equal(&Value::Scalar(Data::Str(vec!["1".into()])), &Value::Scalar(Data::I64(vec![1]))));
+        assert!(equal(
+            &Value::Scalar(Data::I64(vec![1])),
+            &Value::Scalar(Data::F64(vec![1.0]))
+        ));
+        assert!(!equal(
+            &Value::Scalar(Data::I64(vec![1])),
+            &Value::Scalar(Data::F64(vec![1.5]))
+        ));
+        assert!(!equal(
+            &Value::Scalar(Data::Str(vec!["1".into()])),
+            &Value::Scalar(Data::I64(vec![1]))
+        ));
     }
 
     #[test]
     fn arrays_need_the_same_dtype_and_treat_nan_as_equal() {
-        assert!(equal(&arr(Data::F64(vec![1.0, f64::NAN])), &arr(Data::F64(vec![1.0, f64::NAN]))));
-        assert!(!equal(&arr(Data::F64(vec![1.0, 2.0])), &arr(Data::I64(vec![1, 2]))));
-        assert!(!equal(&arr(Data::F64(vec![1.0, 2.0])), &arr(Data::F64(vec![1.0, 3.0]))));
+        assert!(equal(
+            &arr(Data::F64(vec![1.0, f64::NAN])),
+            &arr(Data::F64(vec![1.0, f64::NAN]))
+        ));
+        assert!(!equal(
+            &arr(Data::F64(vec![1.0, 2.0])),
+            &arr(Data::I64(vec![1, 2]))
+        ));
+        assert!(!equal(
+            &arr(Data::F64(vec![1.0, 2.0])),
+            &arr(Data::F64(vec![1.0, 3.0]))
+        ));
     }
 
     #[test]

@@ -22,7 +22,12 @@ fn adcat(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
 }
 
 fn convert(input: &Path, output: &Path, extra: &[&str]) -> (i32, String, String) {
-    let mut args: Vec<&std::ffi::OsStr> = vec!["convert".as_ref(), input.as_os_str(), output.as_os_str(), "--quiet".as_ref()];
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "convert".as_ref(),
+        input.as_os_str(),
+        output.as_os_str(),
+        "--quiet".as_ref(),
+    ];
     args.extend(extra.iter().map(|s| std::ffi::OsStr::new(*s)));
     adcat(&args)
 }
@@ -31,11 +36,19 @@ fn convert(input: &Path, output: &Path, extra: &[&str]) -> (i32, String, String)
 fn every_format_pair_round_trips_exactly() {
     let dir = tempfile::tempdir().unwrap();
     for from in FORMATS {
-        let input = dir.path().join(format!("in_{}.{}", from.name().replace(' ', ""), suffix(from)));
+        let input = dir.path().join(format!(
+            "in_{}.{}",
+            from.name().replace(' ', ""),
+            suffix(from)
+        ));
         write_sample(&input, from, |_| {});
         let want = canonical(store::open(&input).unwrap().as_ref());
         for to in FORMATS {
-            for extra in [&[][..], &["--chunk-size", "8", "--shard-size", "16"][..], &["--compression", "gzip:1"][..]] {
+            for extra in [
+                &[][..],
+                &["--chunk-size", "8", "--shard-size", "16"][..],
+                &["--compression", "gzip:1"][..],
+            ] {
                 let output = dir.path().join(format!("out.{}", suffix(to)));
                 let mut flags = extra.to_vec();
                 if to == Format::ZarrV2 {
@@ -45,8 +58,14 @@ fn every_format_pair_round_trips_exactly() {
                 assert_eq!(code, 0, "{from:?} -> {to:?} {extra:?}: {err}");
                 let got = store::open(&output).unwrap();
                 assert_eq!(got.format(), to);
-                assert_eq!(canonical(got.as_ref()), want, "{from:?} -> {to:?} {extra:?}");
-                std::fs::remove_dir_all(&output).or_else(|_| std::fs::remove_file(&output)).unwrap();
+                assert_eq!(
+                    canonical(got.as_ref()),
+                    want,
+                    "{from:?} -> {to:?} {extra:?}"
+                );
+                std::fs::remove_dir_all(&output)
+                    .or_else(|_| std::fs::remove_file(&output))
+                    .unwrap();
             }
         }
     }
@@ -58,7 +77,18 @@ fn small_chunks_and_shards_are_applied() {
     let input = dir.path().join("in.h5ad");
     write_sample(&input, Format::H5ad, |_| {});
     let output = dir.path().join("out.zarr");
-    let (code, _, err) = convert(&input, &output, &["--chunk-size", "16", "--shard-size", "32", "--compression", "zstd"]);
+    let (code, _, err) = convert(
+        &input,
+        &output,
+        &[
+            "--chunk-size",
+            "16",
+            "--shard-size",
+            "32",
+            "--compression",
+            "zstd",
+        ],
+    );
     assert_eq!(code, 0, "{err}");
     let s = store::open(&output).unwrap();
     let info = s.array_info("layers/dense").unwrap();
@@ -66,7 +96,11 @@ fn small_chunks_and_shards_are_applied() {
     assert_eq!(info.chunks, Some(vec![1, 2]));
     let shards = info.shards.expect("sharded");
     assert_eq!(shards[1] % 2, 0);
-    assert!(info.codecs.iter().any(|c| c.contains("zstd")), "{:?}", info.codecs);
+    assert!(
+        info.codecs.iter().any(|c| c.contains("zstd")),
+        "{:?}",
+        info.codecs
+    );
 }
 
 #[test]
@@ -78,7 +112,10 @@ fn existing_output_is_kept_without_overwrite_and_replaced_with_it() {
     std::fs::write(&output, b"precious").unwrap();
     let (code, _, err) = convert(&input, &output, &[]);
     assert_eq!(code, 1);
-    assert!(err.contains("--overwrite") && err.contains("out.h5ad"), "{err}");
+    assert!(
+        err.contains("--overwrite") && err.contains("out.h5ad"),
+        "{err}"
+    );
     assert_eq!(std::fs::read(&output).unwrap(), b"precious");
     let (code, _, err) = convert(&input, &output, &["--overwrite"]);
     assert_eq!(code, 0, "{err}");
@@ -106,7 +143,11 @@ fn invalid_flags_exit_2() {
 }
 
 /// Each case breaks the sample in one way and names what the error must mention.
-fn broken_cases() -> Vec<(&'static str, Box<dyn Fn(&dyn store::StoreWriter)>, &'static str)> {
+fn broken_cases() -> Vec<(
+    &'static str,
+    Box<dyn Fn(&dyn store::StoreWriter)>,
+    &'static str,
+)> {
     vec![
         (
             "missing encoding-type",
@@ -118,8 +159,11 @@ fn broken_cases() -> Vec<(&'static str, Box<dyn Fn(&dyn store::StoreWriter)>, &'
         (
             "unknown encoding",
             Box::new(|w| {
-                w.create_group("uns/x", &attrs(json!({"encoding-type": "something-new", "encoding-version": "0.1.0"})))
-                    .unwrap();
+                w.create_group(
+                    "uns/x",
+                    &attrs(json!({"encoding-type": "something-new", "encoding-version": "0.1.0"})),
+                )
+                .unwrap();
             }),
             "unsupported element uns/x",
         ),
@@ -137,8 +181,11 @@ fn broken_cases() -> Vec<(&'static str, Box<dyn Fn(&dyn store::StoreWriter)>, &'
         (
             "unknown version",
             Box::new(|w| {
-                w.create_group("uns/v", &attrs(json!({"encoding-type": "dict", "encoding-version": "9.9.9"})))
-                    .unwrap();
+                w.create_group(
+                    "uns/v",
+                    &attrs(json!({"encoding-type": "dict", "encoding-version": "9.9.9"})),
+                )
+                .unwrap();
             }),
             "uns/v",
         ),
@@ -147,9 +194,30 @@ fn broken_cases() -> Vec<(&'static str, Box<dyn Fn(&dyn store::StoreWriter)>, &'
             Box::new(|w| {
                 w.create_group("layers/s", &attrs(json!({"encoding-type": "csr_matrix", "encoding-version": "0.1.0", "shape": [4, 3]})))
                     .unwrap();
-                put(w, "layers/s/data", &[1], Data::F32(vec![1.0]), Attrs::new(), 1);
-                put(w, "layers/s/indices", &[1], Data::I32(vec![0]), Attrs::new(), 1);
-                put(w, "layers/s/indptr", &[3], Data::I32(vec![0, 1, 1]), Attrs::new(), 1);
+                put(
+                    w,
+                    "layers/s/data",
+                    &[1],
+                    Data::F32(vec![1.0]),
+                    Attrs::new(),
+                    1,
+                );
+                put(
+                    w,
+                    "layers/s/indices",
+                    &[1],
+                    Data::I32(vec![0]),
+                    Attrs::new(),
+                    1,
+                );
+                put(
+                    w,
+                    "layers/s/indptr",
+                    &[3],
+                    Data::I32(vec![0, 1, 1]),
+                    Attrs::new(),
+                    1,
+                );
             }),
             "layers/s: invalid csr_matrix: indptr has 3 entries",
         ),
@@ -161,7 +229,14 @@ fn broken_cases() -> Vec<(&'static str, Box<dyn Fn(&dyn store::StoreWriter)>, &'
                     &attrs(json!({"encoding-type": "dataframe", "encoding-version": "0.2.0", "_index": "_index", "column-order": ["a"]})),
                 )
                 .unwrap();
-                put(w, "obsm/df/_index", &[4], Data::Str(vec!["a".into(); 4]), attrs(json!({"encoding-type": "string-array", "encoding-version": "0.2.0"})), 4);
+                put(
+                    w,
+                    "obsm/df/_index",
+                    &[4],
+                    Data::Str(vec!["a".into(); 4]),
+                    attrs(json!({"encoding-type": "string-array", "encoding-version": "0.2.0"})),
+                    4,
+                );
             }),
             "obsm/df: invalid dataframe: column \"a\" is missing",
         ),
@@ -194,7 +269,9 @@ fn broken_inputs_fail_with_file_and_element_and_leave_nothing() {
                 assert!(line.contains(expect), "{name} ({format:?}): {err}");
                 assert_eq!(listing(dir.path()), before, "{name}: output left behind");
             }
-            std::fs::remove_dir_all(&input).or_else(|_| std::fs::remove_file(&input)).unwrap();
+            std::fs::remove_dir_all(&input)
+                .or_else(|_| std::fs::remove_file(&input))
+                .unwrap();
         }
     }
 }
@@ -210,15 +287,24 @@ fn not_anndata_is_refused() {
         drop(w);
         let (code, _, err) = convert(&input, &dir.path().join("o.zarr"), &[]);
         assert_eq!(code, 1);
-        assert!(err.contains("not an AnnData store") && err.contains("plain."), "{err}");
-        std::fs::remove_dir_all(&input).or_else(|_| std::fs::remove_file(&input)).unwrap();
+        assert!(
+            err.contains("not an AnnData store") && err.contains("plain."),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&input)
+            .or_else(|_| std::fs::remove_file(&input))
+            .unwrap();
     }
     let text = dir.path().join("text.h5ad");
     std::fs::write(&text, "hello").unwrap();
     let (code, _, err) = convert(&text, &dir.path().join("o.zarr"), &[]);
     assert_eq!(code, 1);
     assert!(err.contains("text.h5ad"), "{err}");
-    let (code, _, err) = convert(&dir.path().join("missing.zarr"), &dir.path().join("o.zarr"), &[]);
+    let (code, _, err) = convert(
+        &dir.path().join("missing.zarr"),
+        &dir.path().join("o.zarr"),
+        &[],
+    );
     assert_eq!(code, 1);
     assert!(err.contains("missing.zarr"), "{err}");
     assert_eq!(listing(dir.path()), vec!["text.h5ad"]);
@@ -242,10 +328,18 @@ fn inspect_reports_elements_and_arrays() {
     let root = elements.iter().find(|e| e["path"] == "").unwrap();
     assert_eq!(root["shape"], json!([4, 3]));
     let arrays = report["arrays"].as_array().unwrap();
-    assert!(arrays.iter().any(|a| a["path"] == "X/indptr" && a["dtype"] == "int32"));
+    assert!(arrays
+        .iter()
+        .any(|a| a["path"] == "X/indptr" && a["dtype"] == "int32"));
     let (code, table, _) = adcat(&["inspect".as_ref(), input.as_os_str()]);
     assert_eq!(code, 0);
-    for needle in ["csr_matrix", "categorical", "nullable-integer", "indptr", "(4, 3)"] {
+    for needle in [
+        "csr_matrix",
+        "categorical",
+        "nullable-integer",
+        "indptr",
+        "(4, 3)",
+    ] {
         assert!(table.contains(needle), "{needle} missing from\n{table}");
     }
 }
@@ -271,7 +365,11 @@ fn library_plan_is_metadata_only_and_reports_payload() {
     let plan = adcat::convert::plan(options).unwrap();
     assert!(!dir.path().join("out.zarr").exists());
     // X: 5 f32 + 5 i32 + 5 i32; layer 12 f64; obs/var columns; uns scalars.
-    assert!(plan.payload_bytes >= 5 * 4 * 3 + 12 * 8, "{}", plan.payload_bytes);
+    assert!(
+        plan.payload_bytes >= 5 * 4 * 3 + 12 * 8,
+        "{}",
+        plan.payload_bytes
+    );
     adcat::convert::execute(&plan).unwrap();
     assert!(dir.path().join("out.zarr").is_dir());
 }

@@ -4,7 +4,7 @@
 use crate::concat::blocks::gather;
 use crate::concat::dtype::{cast, filled, promote};
 use crate::concat::index::Reindex;
-use crate::store::{Data, DType};
+use crate::store::{DType, Data};
 use crate::value::{NullableKind, Sparse, Value};
 
 /// Takes elements by optional position; `None` positions get `fill` (already of the
@@ -29,7 +29,11 @@ pub fn reindex_column(col: &Value, r: &Reindex) -> Value {
     if r.identity {
         return col.clone();
     }
-    let inv: Vec<Option<usize>> = r.new_to_old().into_iter().map(|o| o.map(|x| x as usize)).collect();
+    let inv: Vec<Option<usize>> = r
+        .new_to_old()
+        .into_iter()
+        .map(|o| o.map(|x| x as usize))
+        .collect();
     let missing = inv.iter().any(|o| o.is_none());
     let mask: Vec<bool> = inv.iter().map(|o| o.is_none()).collect();
     match col {
@@ -72,7 +76,11 @@ pub fn reindex_column(col: &Value, r: &Reindex) -> Value {
             categories: categories.clone(),
             ordered: *ordered,
         },
-        Value::Nullable { kind, values, mask: m } => {
+        Value::Nullable {
+            kind,
+            values,
+            mask: m,
+        } => {
             let fill = filled(values.dtype(), 1, 0.0);
             let fill = if values.dtype() == DType::Str {
                 Data::Str(vec![String::new()])
@@ -96,7 +104,11 @@ pub fn reindex_array(v: &Value, r: &Reindex, axis: usize) -> Value {
     if r.identity {
         return v.clone();
     }
-    let inv: Vec<Option<usize>> = r.new_to_old().into_iter().map(|o| o.map(|x| x as usize)).collect();
+    let inv: Vec<Option<usize>> = r
+        .new_to_old()
+        .into_iter()
+        .map(|o| o.map(|x| x as usize))
+        .collect();
     match v {
         Value::Array { data, shape } if shape.len() == 2 || (shape.len() == 1 && axis == 0) => {
             let rows = shape[0] as usize;
@@ -145,7 +157,11 @@ fn reindex_sparse(s: &Sparse, r: &Reindex, axis: usize) -> Sparse {
     for m in 0..major {
         for k in s.indptr[m] as usize..s.indptr[m + 1] as usize {
             let minor = s.indices[k] as u64;
-            let (i, j) = if major_is_rows { (m as u64, minor) } else { (minor, m as u64) };
+            let (i, j) = if major_is_rows {
+                (m as u64, minor)
+            } else {
+                (minor, m as u64)
+            };
             triples.push((i, j, k));
         }
     }
@@ -181,7 +197,10 @@ fn reindex_sparse(s: &Sparse, r: &Reindex, axis: usize) -> Sparse {
         csr: s.csr,
         shape,
         data: gather(&s.data, &order),
-        indices: kept.iter().map(|t| if major_is_rows { t.1 } else { t.0 } as i64).collect(),
+        indices: kept
+            .iter()
+            .map(|t| if major_is_rows { t.1 } else { t.0 } as i64)
+            .collect(),
         indptr,
     }
 }
@@ -202,7 +221,9 @@ mod tests {
             shape: vec![2],
         };
         match reindex_column(&col, &r) {
-            Value::Array { data: Data::F64(v), .. } => {
+            Value::Array {
+                data: Data::F64(v), ..
+            } => {
                 assert_eq!(v[0], 2.0);
                 assert!(v[1].is_nan());
                 assert_eq!(v[2], 1.0);
@@ -213,7 +234,9 @@ mod tests {
             data: Data::Bool(vec![true, false]),
             shape: vec![2],
         };
-        assert!(matches!(reindex_column(&b, &r), Value::Nullable { kind: NullableKind::Boolean, ref mask, .. } if mask == &vec![false, true, false]));
+        assert!(
+            matches!(reindex_column(&b, &r), Value::Nullable { kind: NullableKind::Boolean, ref mask, .. } if mask == &vec![false, true, false])
+        );
     }
 
     #[test]

@@ -74,8 +74,13 @@ impl<'w> Appender<'w> {
         if n == 0 {
             return Ok(());
         }
-        debug_assert!(self.written + n <= self.capacity, "appender overflow on {}", self.node);
-        self.writer.write(&self.node, &[self.written], &[n], &block)?;
+        debug_assert!(
+            self.written + n <= self.capacity,
+            "appender overflow on {}",
+            self.node
+        );
+        self.writer
+            .write(&self.node, &[self.written], &[n], &block)?;
         self.written += n;
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! numpy's type promotion for the dtypes AnnData stores, and casts between them.
 
-use crate::store::{Data, DType};
+use crate::store::{DType, Data};
 
 fn rank_signed(d: DType) -> Option<u32> {
     Some(match d {
@@ -67,7 +67,12 @@ pub fn promote(a: DType, b: DType) -> Option<DType> {
             _ => F64,
         });
     }
-    match (rank_signed(a), rank_signed(b), rank_unsigned(a), rank_unsigned(b)) {
+    match (
+        rank_signed(a),
+        rank_signed(b),
+        rank_unsigned(a),
+        rank_unsigned(b),
+    ) {
         (Some(x), Some(y), _, _) => Some(signed_of(x.max(y))),
         (_, _, Some(x), Some(y)) => Some(unsigned_of(x.max(y))),
         (Some(s), None, None, Some(u)) | (None, Some(s), Some(u), None) => {
@@ -173,9 +178,18 @@ mod tests {
 
     #[test]
     fn casts_keep_values() {
-        assert_eq!(cast(Data::I32(vec![1, -2]), F64), Data::F64(vec![1.0, -2.0]));
-        assert_eq!(cast(Data::Bool(vec![true, false]), I64), Data::I64(vec![1, 0]));
-        assert_eq!(cast(Data::F64(vec![0.0, 2.5]), Bool), Data::Bool(vec![false, true]));
+        assert_eq!(
+            cast(Data::I32(vec![1, -2]), F64),
+            Data::F64(vec![1.0, -2.0])
+        );
+        assert_eq!(
+            cast(Data::Bool(vec![true, false]), I64),
+            Data::I64(vec![1, 0])
+        );
+        assert_eq!(
+            cast(Data::F64(vec![0.0, 2.5]), Bool),
+            Data::Bool(vec![false, true])
+        );
         assert!(matches!(filled(F32, 2, f64::NAN), Data::F32(v) if v.iter().all(|x| x.is_nan())));
     }
 }

@@ -7,7 +7,7 @@ use crate::concat::dtype::{cast, filled, promote_all};
 use crate::concat::index::natural_cmp;
 use crate::encoding::{Element, EncodingType};
 use crate::error::{Error, Result};
-use crate::store::{join, Attrs, Data, DType, StoreReader, StoreWriter};
+use crate::store::{join, Attrs, DType, Data, StoreReader, StoreWriter};
 use crate::value::{array_attrs, code_dtype, frame_attrs, read_strings, read_value, Value};
 use serde_json::json;
 
@@ -17,8 +17,13 @@ pub enum ColType {
     Num(DType),
     Bool,
     /// Strings; `na_nan` false for pandas' `string` dtype (missing is NA).
-    Str { na_nan: bool },
-    Cat { categories: Data, ordered: bool },
+    Str {
+        na_nan: bool,
+    },
+    Cat {
+        categories: Data,
+        ordered: bool,
+    },
     NullInt(DType),
     NullBool,
 }
@@ -32,8 +37,14 @@ pub enum OutCol {
     NullBool,
     NullInt(DType),
     /// Strings; written as `nullable-string-array` only if some entry is missing.
-    Str { na_nan: bool, any_missing: bool },
-    Cat { categories: Data, ordered: bool },
+    Str {
+        na_nan: bool,
+        any_missing: bool,
+    },
+    Cat {
+        categories: Data,
+        ordered: bool,
+    },
 }
 
 /// One output column and, per input, the node it comes from (`None`: missing).
@@ -68,12 +79,21 @@ pub fn col_type(store: &dyn StoreReader, node: &str) -> Result<ColType> {
         EncodingType::NullableString => ColType::Str {
             na_nan: e.attr_str("na-value") == Some("NaN"),
         },
-        EncodingType::NullableInteger => ColType::NullInt(store.array_info(&join(node, "values"))?.dtype),
+        EncodingType::NullableInteger => {
+            ColType::NullInt(store.array_info(&join(node, "values"))?.dtype)
+        }
         EncodingType::NullableBoolean => ColType::NullBool,
         EncodingType::Categorical => {
-            let ordered = e.attrs.get("ordered").and_then(|v| v.as_bool()).unwrap_or(false);
+            let ordered = e
+                .attrs
+                .get("ordered")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
             match read_value(store, &join(node, "categories"))? {
-                Value::Array { data, .. } => ColType::Cat { categories: data, ordered },
+                Value::Array { data, .. } => ColType::Cat {
+                    categories: data,
+                    ordered,
+                },
                 _ => return Err(unsupported("categories are not an array")),
             }
         }
@@ -86,20 +106,26 @@ fn sort_categories(mut d: Data) -> Data {
         Data::Str(v) => v.sort_by(|a, b| natural_cmp(a, b)),
         Data::F32(v) => v.sort_by(|a, b| a.total_cmp(b)),
         Data::F64(v) => v.sort_by(|a, b| a.total_cmp(b)),
-        other => crate::with_data!(other, v => v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal))),
+        other => {
+            crate::with_data!(other, v => v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal)))
+        }
     }
     d
 }
 
 fn union_categories(list: &[&Data]) -> Option<Data> {
-    let dtype = promote_all(list.iter().map(|d| d.dtype()))
-        .or_else(|| list.iter().all(|d| d.dtype() == DType::Str).then_some(DType::Str))?;
+    let dtype = promote_all(list.iter().map(|d| d.dtype())).or_else(|| {
+        list.iter()
+            .all(|d| d.dtype() == DType::Str)
+            .then_some(DType::Str)
+    })?;
     let mut out = Data::with_capacity(dtype, 0);
     for d in list {
         let d = cast((*d).clone(), dtype);
         for i in 0..d.len() {
             let one = crate::value::take1(&d, i);
-            let seen = (0..out.len()).any(|j| crate::value::same_data(&crate::value::take1(&out, j), &one));
+            let seen = (0..out.len())
+                .any(|j| crate::value::same_data(&crate::value::take1(&out, j), &one));
             if !seen {
                 crate::concat::blocks::extend(&mut out, one);
             }
@@ -118,7 +144,10 @@ pub fn unify(types: &[&ColType], has_missing: bool) -> std::result::Result<OutCo
             let cats: Vec<(&Data, bool)> = types
                 .iter()
                 .map(|t| match t {
-                    ColType::Cat { categories, ordered } => (categories, *ordered),
+                    ColType::Cat {
+                        categories,
+                        ordered,
+                    } => (categories, *ordered),
                     _ => unreachable!(),
                 })
                 .collect();
@@ -132,7 +161,8 @@ pub fn unify(types: &[&ColType], has_missing: bool) -> std::result::Result<OutCo
             }
             let non_empty: Vec<&(&Data, bool)> = cats.iter().filter(|c| !c.0.is_empty()).collect();
             let same = non_empty.iter().all(|c| {
-                c.1 && c.0.len() == union.len() && crate::value::same_data(&cast((*c.0).clone(), union.dtype()), &union)
+                c.1 && c.0.len() == union.len()
+                    && crate::value::same_data(&cast((*c.0).clone(), union.dtype()), &union)
             });
             if !non_empty.is_empty() && same {
                 return Ok(OutCol::Cat {
@@ -149,7 +179,9 @@ pub fn unify(types: &[&ColType], has_missing: bool) -> std::result::Result<OutCo
             _ => false,
         });
         if strings_only {
-            let na_nan = types.iter().all(|t| !matches!(t, ColType::Str { na_nan: false }));
+            let na_nan = types
+                .iter()
+                .all(|t| !matches!(t, ColType::Str { na_nan: false }));
             return Ok(OutCol::Str {
                 na_nan,
                 any_missing: true,
@@ -158,7 +190,9 @@ pub fn unify(types: &[&ColType], has_missing: bool) -> std::result::Result<OutCo
         return Err("categorical mixed with non-string values".into());
     }
     if all(|t| matches!(t, ColType::Str { .. })) {
-        let na_nan = types.iter().all(|t| !matches!(t, ColType::Str { na_nan: false }));
+        let na_nan = types
+            .iter()
+            .all(|t| !matches!(t, ColType::Str { na_nan: false }));
         return Ok(OutCol::Str {
             na_nan,
             any_missing: true,
@@ -201,7 +235,13 @@ struct Chunk {
     mask: Option<Vec<bool>>,
 }
 
-fn read_col_block(store: &dyn StoreReader, node: &str, ty: &ColType, a: u64, n: u64) -> Result<(Data, Option<Vec<bool>>)> {
+fn read_col_block(
+    store: &dyn StoreReader,
+    node: &str,
+    ty: &ColType,
+    a: u64,
+    n: u64,
+) -> Result<(Data, Option<Vec<bool>>)> {
     Ok(match ty {
         ColType::Num(_) | ColType::Bool => (store.read(node, &[a], &[n])?, None),
         ColType::Str { .. } => match Element::open(store, node)?.encoding {
@@ -235,9 +275,9 @@ impl IntoBools for Data {
 }
 
 fn codes_of(store: &dyn StoreReader, node: &str, d: Data, n_categories: usize) -> Result<Vec<i64>> {
-    let codes = d
-        .to_i64()
-        .ok_or_else(|| Error::invalid(store.path(), node, "categorical", "codes are not integers"))?;
+    let codes = d.to_i64().ok_or_else(|| {
+        Error::invalid(store.path(), node, "categorical", "codes are not integers")
+    })?;
     if let Some(c) = codes.iter().find(|&&c| c < -1 || c >= n_categories as i64) {
         return Err(Error::invalid(
             store.path(),
@@ -250,7 +290,8 @@ fn codes_of(store: &dyn StoreReader, node: &str, d: Data, n_categories: usize) -
 }
 
 fn position_of(haystack: &Data, needle: &Data) -> Option<usize> {
-    (0..haystack.len()).find(|&j| crate::value::same_data(&crate::value::take1(haystack, j), needle))
+    (0..haystack.len())
+        .find(|&j| crate::value::same_data(&crate::value::take1(haystack, j), needle))
 }
 
 impl ColumnPlan {
@@ -288,7 +329,12 @@ impl ColumnPlan {
         };
         let (values, mask) = read_col_block(store, node, ty, a, n)?;
         Ok(match (&self.out, ty) {
-            (OutCol::Cat { categories, .. }, ColType::Cat { categories: own, .. }) => {
+            (
+                OutCol::Cat { categories, .. },
+                ColType::Cat {
+                    categories: own, ..
+                },
+            ) => {
                 let table: Vec<i64> = (0..own.len())
                     .map(|c| {
                         let cat = cast(crate::value::take1(own, c), categories.dtype());
@@ -297,18 +343,46 @@ impl ColumnPlan {
                     .collect();
                 let codes = codes_of(store, node, values, own.len())?;
                 Chunk {
-                    values: Data::I64(codes.iter().map(|&c| if c < 0 { -1 } else { table[c as usize] }).collect()),
+                    values: Data::I64(
+                        codes
+                            .iter()
+                            .map(|&c| if c < 0 { -1 } else { table[c as usize] })
+                            .collect(),
+                    ),
                     mask: None,
                 }
             }
-            (OutCol::Str { .. }, ColType::Cat { categories: own, .. }) => {
+            (
+                OutCol::Str { .. },
+                ColType::Cat {
+                    categories: own, ..
+                },
+            ) => {
                 let codes = codes_of(store, node, values, own.len())?;
                 let labels = match own {
                     Data::Str(v) => v,
-                    _ => return Err(Error::invalid(store.path(), node, "categorical", "categories are not strings")),
+                    _ => {
+                        return Err(Error::invalid(
+                            store.path(),
+                            node,
+                            "categorical",
+                            "categories are not strings",
+                        ))
+                    }
                 };
                 Chunk {
-                    values: Data::Str(codes.iter().map(|&c| if c < 0 { String::new() } else { labels[c as usize].clone() }).collect()),
+                    values: Data::Str(
+                        codes
+                            .iter()
+                            .map(|&c| {
+                                if c < 0 {
+                                    String::new()
+                                } else {
+                                    labels[c as usize].clone()
+                                }
+                            })
+                            .collect(),
+                    ),
                     mask: Some(codes.iter().map(|&c| c < 0).collect()),
                 }
             }
@@ -334,7 +408,9 @@ impl ColumnPlan {
                 values: cast(values, DType::Bool),
                 mask: None,
             },
-            (OutCol::Cat { .. }, _) => unreachable!("categorical output only from categorical inputs"),
+            (OutCol::Cat { .. }, _) => {
+                unreachable!("categorical output only from categorical inputs")
+            }
         })
     }
 }
@@ -360,7 +436,13 @@ pub struct FrameJob {
 }
 
 impl FrameJob {
-    pub fn write(&self, inputs: &[&dyn StoreReader], out: &dyn StoreWriter, layout: &crate::layout::Layout, block_rows: u64) -> Result<()> {
+    pub fn write(
+        &self,
+        inputs: &[&dyn StoreReader],
+        out: &dyn StoreWriter,
+        layout: &crate::layout::Layout,
+        block_rows: u64,
+    ) -> Result<()> {
         let total: u64 = self.frames.iter().map(|f| f.1).sum();
         let mut names: Vec<String> = self.columns.iter().map(|c| c.name.clone()).collect();
         if let Some(label) = &self.label {
@@ -400,7 +482,14 @@ impl FrameJob {
         Ok(())
     }
 
-    fn write_index(&self, inputs: &[&dyn StoreReader], out: &dyn StoreWriter, layout: &crate::layout::Layout, total: u64, block_rows: u64) -> Result<()> {
+    fn write_index(
+        &self,
+        inputs: &[&dyn StoreReader],
+        out: &dyn StoreWriter,
+        layout: &crate::layout::Layout,
+        total: u64,
+        block_rows: u64,
+    ) -> Result<()> {
         let node = join(&self.node, "_index");
         let spec = layout.spec(&[total], DType::Str);
         out.create_array(&node, &spec, &array_attrs(DType::Str, false))?;
@@ -421,11 +510,21 @@ impl FrameJob {
                     Data::Str(v) => v,
                     other => match other.to_i64() {
                         Some(v) => v.into_iter().map(|x| x.to_string()).collect(),
-                        None => return Err(Error::invalid(store.path(), &index_node, "dataframe", "index is not strings")),
+                        None => {
+                            return Err(Error::invalid(
+                                store.path(),
+                                &index_node,
+                                "dataframe",
+                                "index is not strings",
+                            ))
+                        }
                     },
                 };
                 let block = match &self.index_unique {
-                    Some(sep) => block.into_iter().map(|s| format!("{s}{sep}{}", self.keys[i])).collect(),
+                    Some(sep) => block
+                        .into_iter()
+                        .map(|s| format!("{s}{sep}{}", self.keys[i]))
+                        .collect(),
                     None => block,
                 };
                 app.push(Data::Str(block))?;
@@ -436,13 +535,24 @@ impl FrameJob {
         Ok(())
     }
 
-    fn write_column(&self, col: &ColumnPlan, inputs: &[&dyn StoreReader], out: &dyn StoreWriter, layout: &crate::layout::Layout, total: u64, block_rows: u64) -> Result<()> {
+    fn write_column(
+        &self,
+        col: &ColumnPlan,
+        inputs: &[&dyn StoreReader],
+        out: &dyn StoreWriter,
+        layout: &crate::layout::Layout,
+        total: u64,
+        block_rows: u64,
+    ) -> Result<()> {
         let node = join(&self.node, &col.name);
         // Strings are written plainly unless something is missing, as anndata does.
         let mut out_kind = col.out.clone();
         if let OutCol::Str { na_nan, .. } = col.out {
             let missing = self.any_missing_string(col, inputs, block_rows)?;
-            out_kind = OutCol::Str { na_nan, any_missing: missing };
+            out_kind = OutCol::Str {
+                na_nan,
+                any_missing: missing,
+            };
         }
         let (values_node, mask_node, value_dtype) = match &out_kind {
             OutCol::Num(d) => {
@@ -455,19 +565,41 @@ impl FrameJob {
                 out.create_array(&node, &spec, &array_attrs(DType::Bool, false))?;
                 (node.clone(), None, DType::Bool)
             }
-            OutCol::Str { any_missing: false, .. } => {
+            OutCol::Str {
+                any_missing: false, ..
+            } => {
                 let spec = layout.spec(&[total], DType::Str);
                 out.create_array(&node, &spec, &array_attrs(DType::Str, false))?;
                 (node.clone(), None, DType::Str)
             }
-            OutCol::Str { na_nan, any_missing: true } => {
+            OutCol::Str {
+                na_nan,
+                any_missing: true,
+            } => {
                 let mut a = enc("nullable-string-array", "0.1.0");
                 a.insert("na-value".into(), json!(if *na_nan { "NaN" } else { "NA" }));
                 self.nullable_group(out, layout, &node, a, DType::Str, total)?
             }
-            OutCol::NullInt(d) => self.nullable_group(out, layout, &node, enc("nullable-integer", "0.1.0"), *d, total)?,
-            OutCol::NullBool => self.nullable_group(out, layout, &node, enc("nullable-boolean", "0.1.0"), DType::Bool, total)?,
-            OutCol::Cat { categories, ordered } => {
+            OutCol::NullInt(d) => self.nullable_group(
+                out,
+                layout,
+                &node,
+                enc("nullable-integer", "0.1.0"),
+                *d,
+                total,
+            )?,
+            OutCol::NullBool => self.nullable_group(
+                out,
+                layout,
+                &node,
+                enc("nullable-boolean", "0.1.0"),
+                DType::Bool,
+                total,
+            )?,
+            OutCol::Cat {
+                categories,
+                ordered,
+            } => {
                 let mut a = enc("categorical", "0.2.0");
                 a.insert("ordered".into(), json!(ordered));
                 out.create_group(&node, &a)?;
@@ -489,7 +621,9 @@ impl FrameJob {
                 let chunk = col.chunk(inputs[i], i, a, k)?;
                 values.push(cast(chunk.values, value_dtype))?;
                 if let Some(m) = mask.as_mut() {
-                    m.push(Data::Bool(chunk.mask.unwrap_or_else(|| vec![false; k as usize])))?;
+                    m.push(Data::Bool(
+                        chunk.mask.unwrap_or_else(|| vec![false; k as usize]),
+                    ))?;
                 }
                 a += k;
             }
@@ -512,14 +646,27 @@ impl FrameJob {
     ) -> Result<(String, Option<String>, DType)> {
         out.create_group(node, &attrs)?;
         let (v, m) = (join(node, "values"), join(node, "mask"));
-        out.create_array(&v, &layout.spec(&[total], dtype), &array_attrs(dtype, false))?;
-        out.create_array(&m, &layout.spec(&[total], DType::Bool), &array_attrs(DType::Bool, false))?;
+        out.create_array(
+            &v,
+            &layout.spec(&[total], dtype),
+            &array_attrs(dtype, false),
+        )?;
+        out.create_array(
+            &m,
+            &layout.spec(&[total], DType::Bool),
+            &array_attrs(DType::Bool, false),
+        )?;
         Ok((v, Some(m), dtype))
     }
 
     /// Whether the string column will hold a missing entry (a pre-pass over masks and
     /// categorical codes only).
-    fn any_missing_string(&self, col: &ColumnPlan, inputs: &[&dyn StoreReader], block_rows: u64) -> Result<bool> {
+    fn any_missing_string(
+        &self,
+        col: &ColumnPlan,
+        inputs: &[&dyn StoreReader],
+        block_rows: u64,
+    ) -> Result<bool> {
         for (i, (_, n)) in self.frames.iter().enumerate() {
             let Some((_, ty)) = &col.sources[i] else {
                 if *n > 0 {
@@ -544,9 +691,18 @@ impl FrameJob {
     }
 }
 
-fn write_whole(out: &dyn StoreWriter, layout: &crate::layout::Layout, node: &str, data: &Data) -> Result<()> {
+fn write_whole(
+    out: &dyn StoreWriter,
+    layout: &crate::layout::Layout,
+    node: &str,
+    data: &Data,
+) -> Result<()> {
     let n = data.len() as u64;
-    out.create_array(node, &layout.spec(&[n], data.dtype()), &array_attrs(data.dtype(), false))?;
+    out.create_array(
+        node,
+        &layout.spec(&[n], data.dtype()),
+        &array_attrs(data.dtype(), false),
+    )?;
     if n > 0 {
         out.write(node, &[0], &[n], data)?;
     }
@@ -557,7 +713,12 @@ fn write_whole(out: &dyn StoreWriter, layout: &crate::layout::Layout, node: &str
 pub fn frame_shape(store: &dyn StoreReader, node: &str) -> Result<(Vec<String>, u64)> {
     let e = Element::open(store, node)?;
     if e.encoding != EncodingType::DataFrame {
-        return Err(Error::invalid(store.path(), node, "dataframe", format!("is a {}", e.encoding)));
+        return Err(Error::invalid(
+            store.path(),
+            node,
+            "dataframe",
+            format!("is a {}", e.encoding),
+        ));
     }
     let index = join(node, e.attr_str("_index").unwrap_or("_index"));
     let ie = Element::open(store, &index)?;
@@ -565,7 +726,12 @@ pub fn frame_shape(store: &dyn StoreReader, node: &str) -> Result<(Vec<String>, 
         EncodingType::NullableString => join(&index, "values"),
         _ => index.clone(),
     };
-    let n = store.array_info(&len_node)?.shape.first().copied().unwrap_or(0);
+    let n = store
+        .array_info(&len_node)?
+        .shape
+        .first()
+        .copied()
+        .unwrap_or(0);
     Ok((crate::value::column_order(&e), n))
 }
 
@@ -585,28 +751,72 @@ mod tests {
 
     #[test]
     fn unordered_categoricals_union_in_natural_order() {
-        let a = ColType::Cat { categories: strs(&["c10", "a"]), ordered: false };
-        let b = ColType::Cat { categories: strs(&["c2", "a"]), ordered: false };
+        let a = ColType::Cat {
+            categories: strs(&["c10", "a"]),
+            ordered: false,
+        };
+        let b = ColType::Cat {
+            categories: strs(&["c2", "a"]),
+            ordered: false,
+        };
         let out = unify(&[&a, &b], false).unwrap();
-        assert_eq!(out, OutCol::Cat { categories: strs(&["a", "c2", "c10"]), ordered: false });
+        assert_eq!(
+            out,
+            OutCol::Cat {
+                categories: strs(&["a", "c2", "c10"]),
+                ordered: false
+            }
+        );
     }
 
     #[test]
     fn ordered_categoricals_keep_identical_categories() {
-        let a = ColType::Cat { categories: strs(&["lo", "hi"]), ordered: true };
+        let a = ColType::Cat {
+            categories: strs(&["lo", "hi"]),
+            ordered: true,
+        };
         let out = unify(&[&a, &a.clone()], true).unwrap();
-        assert_eq!(out, OutCol::Cat { categories: strs(&["lo", "hi"]), ordered: true });
-        let b = ColType::Cat { categories: strs(&["hi", "lo"]), ordered: true };
+        assert_eq!(
+            out,
+            OutCol::Cat {
+                categories: strs(&["lo", "hi"]),
+                ordered: true
+            }
+        );
+        let b = ColType::Cat {
+            categories: strs(&["hi", "lo"]),
+            ordered: true,
+        };
         assert!(unify(&[&a, &b], false).is_err());
     }
 
     #[test]
     fn missing_columns_widen_like_pandas() {
-        assert_eq!(unify(&[&ColType::Num(DType::I32)], true).unwrap(), OutCol::Num(DType::F64));
-        assert_eq!(unify(&[&ColType::Num(DType::F32)], true).unwrap(), OutCol::Num(DType::F32));
+        assert_eq!(
+            unify(&[&ColType::Num(DType::I32)], true).unwrap(),
+            OutCol::Num(DType::F64)
+        );
+        assert_eq!(
+            unify(&[&ColType::Num(DType::F32)], true).unwrap(),
+            OutCol::Num(DType::F32)
+        );
         assert_eq!(unify(&[&ColType::Bool], true).unwrap(), OutCol::NullBool);
-        assert_eq!(unify(&[&ColType::Bool, &ColType::Bool], false).unwrap(), OutCol::Bool);
-        assert_eq!(unify(&[&ColType::NullInt(DType::I32), &ColType::Num(DType::I64)], false).unwrap(), OutCol::NullInt(DType::I64));
-        assert!(unify(&[&ColType::Num(DType::I32), &ColType::Str { na_nan: true }], false).is_err());
+        assert_eq!(
+            unify(&[&ColType::Bool, &ColType::Bool], false).unwrap(),
+            OutCol::Bool
+        );
+        assert_eq!(
+            unify(
+                &[&ColType::NullInt(DType::I32), &ColType::Num(DType::I64)],
+                false
+            )
+            .unwrap(),
+            OutCol::NullInt(DType::I64)
+        );
+        assert!(unify(
+            &[&ColType::Num(DType::I32), &ColType::Str { na_nan: true }],
+            false
+        )
+        .is_err());
     }
 }

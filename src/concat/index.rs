@@ -27,7 +27,11 @@ impl Reindex {
     /// Maps `old` names onto `new` names by value.
     pub fn by_name(old: &[String], new: &[String]) -> Reindex {
         let identity = old == new;
-        let pos: HashMap<&str, u64> = new.iter().enumerate().map(|(i, s)| (s.as_str(), i as u64)).collect();
+        let pos: HashMap<&str, u64> = new
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.as_str(), i as u64))
+            .collect();
         Reindex {
             old_to_new: old.iter().map(|s| pos.get(s.as_str()).copied()).collect(),
             new_len: new.len() as u64,
@@ -84,7 +88,10 @@ impl Reindex {
 /// The first name that occurs twice, if any.
 pub fn first_duplicate(names: &[String]) -> Option<&str> {
     let mut seen = std::collections::HashSet::with_capacity(names.len());
-    names.iter().find(|n| !seen.insert(n.as_str())).map(|s| s.as_str())
+    names
+        .iter()
+        .find(|n| !seen.insert(n.as_str()))
+        .map(|s| s.as_str())
 }
 
 /// `pandas.Index.intersection` (left order kept).
@@ -187,13 +194,22 @@ mod tests {
         assert_eq!(union(&v(&["b", "a"]), &v(&[])), v(&["b", "a"]));
         assert_eq!(union(&v(&[]), &v(&["b", "a"])), v(&["b", "a"]));
         assert_eq!(union(&v(&["b", "a"]), &v(&["a"])), v(&["a", "b"]));
-        assert_eq!(union(&v(&["g2", "g10"]), &v(&["g1"])), v(&["g1", "g10", "g2"]));
+        assert_eq!(
+            union(&v(&["g2", "g10"]), &v(&["g1"])),
+            v(&["g1", "g10", "g2"])
+        );
     }
 
     #[test]
     fn intersection_keeps_left_order() {
-        assert_eq!(intersection(&v(&["b", "a", "c"]), &v(&["c", "b"])), v(&["b", "c"]));
-        assert_eq!(merge_indices(&[&v(&["x", "y"]), &v(&["y", "z"]), &v(&["y"])], false), v(&["y"]));
+        assert_eq!(
+            intersection(&v(&["b", "a", "c"]), &v(&["c", "b"])),
+            v(&["b", "c"])
+        );
+        assert_eq!(
+            merge_indices(&[&v(&["x", "y"]), &v(&["y", "z"]), &v(&["y"])], false),
+            v(&["y"])
+        );
     }
 
     #[test]

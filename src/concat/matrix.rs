@@ -8,7 +8,7 @@ use crate::concat::dtype::{cast, filled};
 use crate::concat::index::Reindex;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
-use crate::store::{join, Attrs, Data, DType, StoreReader, StoreWriter};
+use crate::store::{join, Attrs, DType, Data, StoreReader, StoreWriter};
 use crate::value::nonzero;
 use serde_json::json;
 
@@ -110,7 +110,9 @@ impl Select {
                 for (local, line) in v.iter().enumerate() {
                     let Some(line) = *line else { continue };
                     match runs.last_mut() {
-                        Some((l0, s, n)) if *l0 + *n as usize == local && *s + *n == line => *n += 1,
+                        Some((l0, s, n)) if *l0 + *n as usize == local && *s + *n == line => {
+                            *n += 1
+                        }
                         _ => runs.push((local, line, 1)),
                     }
                 }
@@ -124,10 +126,18 @@ fn read_index(store: &dyn StoreReader, node: &str, start: u64, n: u64) -> Result
     let data = store.read(node, &[start], &[n])?;
     let dtype = data.dtype();
     let v = data.to_i64().ok_or_else(|| {
-        Error::invalid(store.path(), node, "sparse index", format!("dtype {dtype}, expected integers"))
+        Error::invalid(
+            store.path(),
+            node,
+            "sparse index",
+            format!("dtype {dtype}, expected integers"),
+        )
     })?;
     v.into_iter()
-        .map(|x| u64::try_from(x).map_err(|_| Error::invalid(store.path(), node, "sparse index", "negative value")))
+        .map(|x| {
+            u64::try_from(x)
+                .map_err(|_| Error::invalid(store.path(), node, "sparse index", "negative value"))
+        })
         .collect()
 }
 
@@ -157,7 +167,11 @@ impl MatrixJob {
     fn write_dense(&self, ctx: &Ctx<'_>) -> Result<()> {
         let [rows, cols] = self.shape;
         let spec = ctx.layout.spec(&self.shape, self.dtype);
-        ctx.out.create_array(&self.node, &spec, &crate::value::array_attrs(self.dtype, false))?;
+        ctx.out.create_array(
+            &self.node,
+            &spec,
+            &crate::value::array_attrs(self.dtype, false),
+        )?;
         if rows == 0 || cols == 0 {
             return Ok(());
         }
@@ -211,8 +225,10 @@ impl MatrixJob {
                     }
                 }
             }
-            ctx.out.write(&self.node, &[r0, 0], &[r1 - r0, cols], &block)?;
-            ctx.progress.add((r1 - r0) * cols * self.dtype.size() as u64);
+            ctx.out
+                .write(&self.node, &[r0, 0], &[r1 - r0, cols], &block)?;
+            ctx.progress
+                .add((r1 - r0) * cols * self.dtype.size() as u64);
             r0 = r1;
         }
         Ok(())
@@ -228,22 +244,33 @@ impl MatrixJob {
         let major_axis = if self.out_csr() { 0 } else { 1 };
         let major = self.shape[major_axis];
         let minor = self.shape[1 - major_axis];
-        let wide = self.nnz_bound > i32::MAX as u64 || minor > i32::MAX as u64 || major > i32::MAX as u64;
+        let wide =
+            self.nnz_bound > i32::MAX as u64 || minor > i32::MAX as u64 || major > i32::MAX as u64;
         let index_dtype = if wide { DType::I64 } else { DType::I32 };
         let mut attrs = Attrs::new();
-        let name = if self.out_csr() { "csr_matrix" } else { "csc_matrix" };
+        let name = if self.out_csr() {
+            "csr_matrix"
+        } else {
+            "csc_matrix"
+        };
         attrs.insert("encoding-type".into(), json!(name));
         attrs.insert("encoding-version".into(), json!("0.1.0"));
         attrs.insert("shape".into(), json!(self.shape));
         ctx.out.create_group(&self.node, &attrs)?;
-        let (data_node, indices_node, indptr_node) =
-            (join(&self.node, "data"), join(&self.node, "indices"), join(&self.node, "indptr"));
+        let (data_node, indices_node, indptr_node) = (
+            join(&self.node, "data"),
+            join(&self.node, "indices"),
+            join(&self.node, "indptr"),
+        );
         let data_spec = ctx.layout.spec(&[self.nnz_bound], self.dtype);
         let indices_spec = ctx.layout.spec(&[self.nnz_bound], index_dtype);
         let indptr_spec = ctx.layout.spec(&[major + 1], index_dtype);
-        ctx.out.create_array(&data_node, &data_spec, &Attrs::new())?;
-        ctx.out.create_array(&indices_node, &indices_spec, &Attrs::new())?;
-        ctx.out.create_array(&indptr_node, &indptr_spec, &Attrs::new())?;
+        ctx.out
+            .create_array(&data_node, &data_spec, &Attrs::new())?;
+        ctx.out
+            .create_array(&indices_node, &indices_spec, &Attrs::new())?;
+        ctx.out
+            .create_array(&indptr_node, &indptr_spec, &Attrs::new())?;
         let mut data_out = Appender::new(ctx.out, &data_node, &data_spec);
         let mut indices_out = Appender::new(ctx.out, &indices_node, &indices_spec);
         let mut indptr_out = Appender::new(ctx.out, &indptr_node, &indptr_spec);
@@ -272,7 +299,10 @@ impl MatrixJob {
             if nnz > self.nnz_bound {
                 return Err(Error::Output {
                     path: ctx.out.path().to_path_buf(),
-                    reason: format!("{}: more stored entries than planned ({})", self.node, self.nnz_bound),
+                    reason: format!(
+                        "{}: more stored entries than planned ({})",
+                        self.node, self.nnz_bound
+                    ),
                 });
             }
             ctx.progress.add(block.indices.len() as u64 * entry_bytes);
@@ -324,7 +354,13 @@ impl MatrixJob {
     }
 
     /// Output lines `m0..m1` when inputs sit side by side across them.
-    fn block_along_minor(&self, ctx: &Ctx<'_>, m0: u64, m1: u64, inverses: &[Option<Vec<Option<u64>>>]) -> Result<Lines> {
+    fn block_along_minor(
+        &self,
+        ctx: &Ctx<'_>,
+        m0: u64,
+        m1: u64,
+        inverses: &[Option<Vec<Option<u64>>>],
+    ) -> Result<Lines> {
         let n = (m1 - m0) as usize;
         let mut pieces = Vec::with_capacity(self.parts.len());
         for (part, inv) in self.parts.iter().zip(inverses) {
@@ -369,8 +405,12 @@ impl MatrixJob {
         let store = self.part_stores(ctx, part);
         let out_csr = self.out_csr();
         let lines = match src.storage {
-            Storage::Sparse { csr, .. } if csr == out_csr => fetch_same(store, src, sel, self.dtype)?,
-            Storage::Sparse { csr, .. } => fetch_transposed(store, src, csr, sel, self.dtype, ctx.block_bytes)?,
+            Storage::Sparse { csr, .. } if csr == out_csr => {
+                fetch_same(store, src, sel, self.dtype)?
+            }
+            Storage::Sparse { csr, .. } => {
+                fetch_transposed(store, src, csr, sel, self.dtype, ctx.block_bytes)?
+            }
             Storage::Dense => fetch_dense(store, src, out_csr, sel, self.dtype, ctx.block_bytes)?,
         };
         Ok(lines)
@@ -443,7 +483,11 @@ fn remap(lines: Lines, alt: &Reindex) -> Lines {
             }
         }
         if sort {
-            let mut pairs: Vec<(u64, usize)> = indices[start..].iter().copied().zip(keep[start..].iter().copied()).collect();
+            let mut pairs: Vec<(u64, usize)> = indices[start..]
+                .iter()
+                .copied()
+                .zip(keep[start..].iter().copied())
+                .collect();
             pairs.sort_unstable_by_key(|p| p.0);
             for (i, (n, k)) in pairs.into_iter().enumerate() {
                 indices[start + i] = n;
@@ -483,8 +527,11 @@ fn add_fill(lines: Lines, positions: &[u64], fill: f64, dtype: DType) -> Lines {
 }
 
 fn fetch_same(store: &dyn StoreReader, src: &Source, sel: &Select, dtype: DType) -> Result<Lines> {
-    let (data_node, indices_node, indptr_node) =
-        (join(&src.node, "data"), join(&src.node, "indices"), join(&src.node, "indptr"));
+    let (data_node, indices_node, indptr_node) = (
+        join(&src.node, "data"),
+        join(&src.node, "indices"),
+        join(&src.node, "indptr"),
+    );
     let n = sel.len();
     let mut counts = vec![0u64; n];
     let mut indices = Vec::new();
@@ -494,7 +541,12 @@ fn fetch_same(store: &dyn StoreReader, src: &Source, sel: &Select, dtype: DType)
         let ptr = read_index(store, &indptr_node, line, count + 1)?;
         let (p0, p1) = (ptr[0], ptr[count as usize]);
         if ptr.windows(2).any(|w| w[1] < w[0]) || p1 < p0 {
-            return Err(Error::invalid(store.path(), &indptr_node, "sparse index", "indptr decreases"));
+            return Err(Error::invalid(
+                store.path(),
+                &indptr_node,
+                "sparse index",
+                "indptr decreases",
+            ));
         }
         for i in 0..count as usize {
             counts[local + i] = ptr[i + 1] - ptr[i];
@@ -505,7 +557,10 @@ fn fetch_same(store: &dyn StoreReader, src: &Source, sel: &Select, dtype: DType)
     for (_, p0, p1) in placed {
         if p1 > p0 {
             indices.extend(read_index(store, &indices_node, p0, p1 - p0)?);
-            extend(&mut data, cast(store.read(&data_node, &[p0], &[p1 - p0])?, dtype));
+            extend(
+                &mut data,
+                cast(store.read(&data_node, &[p0], &[p1 - p0])?, dtype),
+            );
         }
     }
     let mut indptr = Vec::with_capacity(n + 1);
@@ -523,7 +578,11 @@ fn fetch_same(store: &dyn StoreReader, src: &Source, sel: &Select, dtype: DType)
             format!("index {bad} out of range for {minor} positions"),
         ));
     }
-    Ok(Lines { indptr, indices, data })
+    Ok(Lines {
+        indptr,
+        indices,
+        data,
+    })
 }
 
 /// Lines of the output orientation from an input stored the other way round: one pass
@@ -536,8 +595,11 @@ fn fetch_transposed(
     dtype: DType,
     block_bytes: u64,
 ) -> Result<Lines> {
-    let (data_node, indices_node, indptr_node) =
-        (join(&src.node, "data"), join(&src.node, "indices"), join(&src.node, "indptr"));
+    let (data_node, indices_node, indptr_node) = (
+        join(&src.node, "data"),
+        join(&src.node, "indices"),
+        join(&src.node, "indptr"),
+    );
     let src_major = if src_csr { src.shape[0] } else { src.shape[1] };
     let src_minor = if src_csr { src.shape[1] } else { src.shape[0] };
     // wanted[input minor position] = local output line.
@@ -646,7 +708,10 @@ fn fetch_dense(
             let mut r0 = 0;
             while r0 < rows {
                 let r1 = (r0 + row_step).min(rows);
-                let d = cast(store.read(&src.node, &[r0, line], &[r1 - r0, count])?, dtype);
+                let d = cast(
+                    store.read(&src.node, &[r0, line], &[r1 - r0, count])?,
+                    dtype,
+                );
                 let mut keep = Vec::new();
                 for r in 0..(r1 - r0) as usize {
                     for c in 0..count as usize {

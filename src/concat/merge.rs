@@ -117,12 +117,23 @@ mod tests {
 
     fn sample() -> Vec<Mapping<Value>> {
         vec![
-            map(vec![("a", int(1)), ("b", int(2)), ("c", Value::Dict(map(vec![("ca", int(3)), ("cb", int(4))])))]),
-            map(vec![("a", int(1)), ("b", int(3)), ("c", Value::Dict(map(vec![("cb", int(4))])))]),
+            map(vec![
+                ("a", int(1)),
+                ("b", int(2)),
+                ("c", Value::Dict(map(vec![("ca", int(3)), ("cb", int(4))]))),
+            ]),
+            map(vec![
+                ("a", int(1)),
+                ("b", int(3)),
+                ("c", Value::Dict(map(vec![("cb", int(4))]))),
+            ]),
             map(vec![
                 ("a", int(1)),
                 ("b", int(4)),
-                ("c", Value::Dict(map(vec![("ca", int(3)), ("cb", int(4)), ("cc", int(5))]))),
+                (
+                    "c",
+                    Value::Dict(map(vec![("ca", int(3)), ("cb", int(4)), ("cc", int(5))])),
+                ),
             ]),
         ]
     }
@@ -130,7 +141,10 @@ mod tests {
     fn names(m: &Mapping<Value>) -> Vec<String> {
         m.iter()
             .flat_map(|(k, v)| match v {
-                Value::Dict(inner) => names(inner).into_iter().map(|n| format!("{k}.{n}")).collect(),
+                Value::Dict(inner) => names(inner)
+                    .into_iter()
+                    .map(|n| format!("{k}.{n}"))
+                    .collect(),
                 _ => vec![k.clone()],
             })
             .collect()
@@ -140,9 +154,15 @@ mod tests {
     fn strategies_match_anndata_docs() {
         let m = sample();
         assert_eq!(names(&merge_values(&m, Strategy::Same)), ["a", "c.cb"]);
-        assert_eq!(names(&merge_values(&m, Strategy::Unique)), ["a", "c.ca", "c.cb", "c.cc"]);
+        assert_eq!(
+            names(&merge_values(&m, Strategy::Unique)),
+            ["a", "c.ca", "c.cb", "c.cc"]
+        );
         assert_eq!(names(&merge_values(&m, Strategy::Only)), ["c.cc"]);
-        assert_eq!(names(&merge_values(&m, Strategy::First)), ["a", "b", "c.ca", "c.cb", "c.cc"]);
+        assert_eq!(
+            names(&merge_values(&m, Strategy::First)),
+            ["a", "b", "c.ca", "c.cb", "c.cc"]
+        );
         assert!(merge_values(&m, Strategy::None).is_empty());
         let first = merge_values(&m, Strategy::First);
         assert_eq!(first[1].1, int(2));

@@ -114,7 +114,12 @@ fn open_input(path: &Path, axis: usize) -> Result<Input> {
     walk(store.as_ref(), &mut NoOp)?;
     for name in AXES {
         if store.kind(name)? != Some(NodeKind::Group) {
-            return Err(Error::invalid(store.path(), name, "anndata", format!("missing {name} dataframe")));
+            return Err(Error::invalid(
+                store.path(),
+                name,
+                "anndata",
+                format!("missing {name} dataframe"),
+            ));
         }
     }
     let (_, n_obs) = frame_shape(store.as_ref(), "obs")?;
@@ -177,7 +182,10 @@ fn source(store: &dyn StoreReader, node: &str) -> Result<Source> {
                 return Err(Error::UnsupportedElement {
                     file: store.path().to_path_buf(),
                     node: node.to_string(),
-                    encoding: format!("array of shape {:?} and dtype {} (concat needs a 2-D numeric array)", info.shape, info.dtype),
+                    encoding: format!(
+                        "array of shape {:?} and dtype {} (concat needs a 2-D numeric array)",
+                        info.shape, info.dtype
+                    ),
                     version: e.version,
                 });
             }
@@ -198,7 +206,13 @@ fn source(store: &dyn StoreReader, node: &str) -> Result<Source> {
 }
 
 /// Decides storage, dtype and size bound of a concatenated matrix as anndata would.
-fn matrix_job(node: String, axis: usize, parts: Vec<Part>, shape: [u64; 2], fill: Option<Fill>) -> Option<MatrixJob> {
+fn matrix_job(
+    node: String,
+    axis: usize,
+    parts: Vec<Part>,
+    shape: [u64; 2],
+    fill: Option<Fill>,
+) -> Option<MatrixJob> {
     let present: Vec<&Source> = parts.iter().filter_map(|p| p.source.as_ref()).collect();
     let sparse: Vec<bool> = present
         .iter()
@@ -214,15 +228,26 @@ fn matrix_job(node: String, axis: usize, parts: Vec<Part>, shape: [u64; 2], fill
     } else {
         OutKind::Csr
     };
-    let fill_value = fill.map_or(if kind == OutKind::Dense { f64::NAN } else { 0.0 }, Fill::value);
+    let fill_value = fill.map_or(
+        if kind == OutKind::Dense {
+            f64::NAN
+        } else {
+            0.0
+        },
+        Fill::value,
+    );
     let fill_dtype = fill.map_or(DType::F64, Fill::dtype);
     let mut dtypes = Vec::new();
     for p in &parts {
         match &p.source {
             Some(s) => {
                 let alt_len = s.shape[1 - axis];
-                let needs_fill = p.alt.has_missing() && (kind == OutKind::Dense || fill_value != 0.0);
-                if alt_len == 0 && p.alt.new_len > 0 && (kind == OutKind::Dense || fill_value != 0.0) {
+                let needs_fill =
+                    p.alt.has_missing() && (kind == OutKind::Dense || fill_value != 0.0);
+                if alt_len == 0
+                    && p.alt.new_len > 0
+                    && (kind == OutKind::Dense || fill_value != 0.0)
+                {
                     dtypes.push(fill_dtype);
                 } else if needs_fill {
                     dtypes.push(dtype::promote(s.dtype, fill_dtype)?);
@@ -271,7 +296,10 @@ fn matrix_job(node: String, axis: usize, parts: Vec<Part>, shape: [u64; 2], fill
 fn no_common_dtype(node: &str, inputs: &[PathBuf]) -> Error {
     Error::Usage(format!(
         "{}: /{node}: the inputs' dtypes cannot be promoted to a common numeric type",
-        inputs.first().map(|p| p.display().to_string()).unwrap_or_default()
+        inputs
+            .first()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
     ))
 }
 
@@ -288,11 +316,18 @@ pub fn plan(options: ConcatOptions) -> Result<ConcatPlan> {
     let axis = options.axis;
     let alt = 1 - axis;
     let (axis_name, alt_name) = (AXES[axis], AXES[alt]);
-    let inputs: Vec<Input> = options.inputs.iter().map(|p| open_input(p, axis)).collect::<Result<_>>()?;
+    let inputs: Vec<Input> = options
+        .inputs
+        .iter()
+        .map(|p| open_input(p, axis))
+        .collect::<Result<_>>()?;
     let n = inputs.len();
     let keys: Vec<String> = match &options.keys {
         Some(k) if k.len() != n => {
-            return Err(Error::Usage(format!("--keys has {} names for {n} inputs", k.len())));
+            return Err(Error::Usage(format!(
+                "--keys has {} names for {n} inputs",
+                k.len()
+            )));
         }
         Some(k) => k.clone(),
         None => (0..n).map(|i| i.to_string()).collect(),
@@ -301,7 +336,10 @@ pub fn plan(options: ConcatOptions) -> Result<ConcatPlan> {
     // The alternate axis: names, and where each input's names go.
     let alt_lists: Vec<&[String]> = inputs.iter().map(|i| i.alt_names.as_slice()).collect();
     let alt_names = merge_indices(&alt_lists, options.outer);
-    let reindex: Vec<Reindex> = inputs.iter().map(|i| Reindex::by_name(&i.alt_names, &alt_names)).collect();
+    let reindex: Vec<Reindex> = inputs
+        .iter()
+        .map(|i| Reindex::by_name(&i.alt_names, &alt_names))
+        .collect();
     for (i, input) in inputs.iter().enumerate() {
         if !reindex[i].identity {
             if let Some(dup) = first_duplicate(&input.alt_names) {
@@ -315,11 +353,14 @@ pub fn plan(options: ConcatOptions) -> Result<ConcatPlan> {
         }
     }
     let lens: Vec<u64> = inputs.iter().map(|i| i.shape[axis]).collect();
-    let offsets: Vec<u64> = lens.iter().scan(0, |acc, &l| {
-        let o = *acc;
-        *acc += l;
-        Some(o)
-    }).collect();
+    let offsets: Vec<u64> = lens
+        .iter()
+        .scan(0, |acc, &l| {
+            let o = *acc;
+            *acc += l;
+            Some(o)
+        })
+        .collect();
     let total: u64 = lens.iter().sum();
     let mut shape = [0u64; 2];
     shape[axis] = total;
@@ -332,7 +373,10 @@ pub fn plan(options: ConcatOptions) -> Result<ConcatPlan> {
     // X and layers: X is the layer without a key.
     let mut layer_lists = Vec::new();
     for input in &inputs {
-        let mut l: Vec<String> = children_of(input.store.as_ref(), "layers")?.into_iter().map(|k| format!("layers/{k}")).collect();
+        let mut l: Vec<String> = children_of(input.store.as_ref(), "layers")?
+            .into_iter()
+            .map(|k| format!("layers/{k}"))
+            .collect();
         if input.store.kind("X")?.is_some() {
             l.insert(0, "X".to_string());
         }
@@ -348,7 +392,10 @@ pub fn plan(options: ConcatOptions) -> Result<ConcatPlan> {
                         input.store.path(),
                         &key,
                         "matrix",
-                        format!("shape {:?} differs from (n_obs, n_vars) {:?}", s.shape, input.shape),
+                        format!(
+                            "shape {:?} differs from (n_obs, n_vars) {:?}",
+                            s.shape, input.shape
+                        ),
                     ));
                 }
                 Some(s)
@@ -363,21 +410,35 @@ pub fn plan(options: ConcatOptions) -> Result<ConcatPlan> {
                 alt: reindex[i].clone(),
             });
         }
-        let job = matrix_job(key.clone(), axis, parts, shape, options.fill_value).ok_or_else(|| no_common_dtype(&key, &options.inputs))?;
+        let job = matrix_job(key.clone(), axis, parts, shape, options.fill_value)
+            .ok_or_else(|| no_common_dtype(&key, &options.inputs))?;
         matrices.push(job);
     }
 
     // {axis}m: stacked along the axis; widths reconciled by position.
     let group = format!("{axis_name}m");
-    let lists: Vec<Vec<String>> = inputs.iter().map(|i| children_of(i.store.as_ref(), &group)).collect::<Result<_>>()?;
+    let lists: Vec<Vec<String>> = inputs
+        .iter()
+        .map(|i| children_of(i.store.as_ref(), &group))
+        .collect::<Result<_>>()?;
     for key in join_keys(&lists, options.outer) {
         let node = join(&group, &key);
         let mut srcs = Vec::with_capacity(n);
         for (i, input) in inputs.iter().enumerate() {
-            srcs.push(if lists[i].contains(&key) { Some(aligned_source(input, &node, axis)?) } else { None });
+            srcs.push(if lists[i].contains(&key) {
+                Some(aligned_source(input, &node, axis)?)
+            } else {
+                None
+            });
         }
         let widths: Vec<u64> = srcs.iter().flatten().map(|s: &Source| s.shape[1]).collect();
-        let width = if options.outer { widths.iter().max() } else { widths.iter().min() }.copied().unwrap_or(0);
+        let width = if options.outer {
+            widths.iter().max()
+        } else {
+            widths.iter().min()
+        }
+        .copied()
+        .unwrap_or(0);
         let parts: Vec<Part> = srcs
             .into_iter()
             .enumerate()
@@ -389,20 +450,28 @@ pub fn plan(options: ConcatOptions) -> Result<ConcatPlan> {
                 offset: offsets[i],
             })
             .collect();
-        let job = matrix_job(node.clone(), 0, parts, [total, width], options.fill_value).ok_or_else(|| no_common_dtype(&node, &options.inputs))?;
+        let job = matrix_job(node.clone(), 0, parts, [total, width], options.fill_value)
+            .ok_or_else(|| no_common_dtype(&node, &options.inputs))?;
         matrices.push(job);
     }
 
     // {axis}p: block diagonal, only when asked for.
     if options.pairwise {
         let group = format!("{axis_name}p");
-        let lists: Vec<Vec<String>> = inputs.iter().map(|i| children_of(i.store.as_ref(), &group)).collect::<Result<_>>()?;
+        let lists: Vec<Vec<String>> = inputs
+            .iter()
+            .map(|i| children_of(i.store.as_ref(), &group))
+            .collect::<Result<_>>()?;
         for key in join_keys(&lists, options.outer) {
             let node = join(&group, &key);
             let mut parts = Vec::with_capacity(n);
             let mut dtypes = Vec::new();
             for (i, input) in inputs.iter().enumerate() {
-                let src = if lists[i].contains(&key) { Some(source(input.store.as_ref(), &node)?) } else { None };
+                let src = if lists[i].contains(&key) {
+                    Some(source(input.store.as_ref(), &node)?)
+                } else {
+                    None
+                };
                 dtypes.push(src.as_ref().map_or(DType::Bool, |s| s.dtype));
                 parts.push(Part {
                     input: i,
@@ -412,7 +481,8 @@ pub fn plan(options: ConcatOptions) -> Result<ConcatPlan> {
                     alt: Reindex::shifted(lens[i], offsets[i], total),
                 });
             }
-            let dtype = dtype::promote_all(dtypes).ok_or_else(|| no_common_dtype(&node, &options.inputs))?;
+            let dtype = dtype::promote_all(dtypes)
+                .ok_or_else(|| no_common_dtype(&node, &options.inputs))?;
             let nnz_bound = parts
                 .iter()
                 .filter_map(|p| p.source.as_ref())
@@ -447,7 +517,8 @@ pub fn plan(options: ConcatOptions) -> Result<ConcatPlan> {
                     return Err(Error::UnsupportedElement {
                         file: input.store.path().to_path_buf(),
                         node: join(&group, &key),
-                        encoding: "dataframe (inside varm/obsm, not yet concatenated by adcat)".into(),
+                        encoding: "dataframe (inside varm/obsm, not yet concatenated by adcat)"
+                            .into(),
                         version: "0.2.0".into(),
                     });
                 }
@@ -471,7 +542,10 @@ pub fn plan(options: ConcatOptions) -> Result<ConcatPlan> {
             None => Vec::new(),
         });
     }
-    values.push(("uns".to_string(), Value::Dict(merge_values(&uns, options.uns_merge))));
+    values.push((
+        "uns".to_string(),
+        Value::Dict(merge_values(&uns, options.uns_merge)),
+    ));
 
     let raw = plan_raw(&inputs, &options, axis, &lens, &offsets, total)?;
     let payload_bytes = matrices
@@ -506,13 +580,23 @@ fn aligned_source(input: &Input, node: &str, axis: usize) -> Result<Source> {
     Ok(s)
 }
 
-fn plan_frame(inputs: &[Input], options: &ConcatOptions, axis_name: &str, keys: &[String]) -> Result<FrameJob> {
+fn plan_frame(
+    inputs: &[Input],
+    options: &ConcatOptions,
+    axis_name: &str,
+    keys: &[String],
+) -> Result<FrameJob> {
     let mut col_lists = Vec::with_capacity(inputs.len());
     let mut frames = Vec::with_capacity(inputs.len());
     for input in inputs {
         let (cols, n) = frame_shape(input.store.as_ref(), axis_name)?;
         if let Some(dup) = first_duplicate(&cols) {
-            return Err(Error::invalid(input.store.path(), axis_name, "dataframe", format!("column {dup:?} occurs twice")));
+            return Err(Error::invalid(
+                input.store.path(),
+                axis_name,
+                "dataframe",
+                format!("column {dup:?} occurs twice"),
+            ));
         }
         col_lists.push(cols);
         frames.push((axis_name.to_string(), n));
@@ -530,7 +614,11 @@ fn plan_frame(inputs: &[Input], options: &ConcatOptions, axis_name: &str, keys: 
             });
         }
         let types: Vec<&frame::ColType> = sources.iter().flatten().map(|s| &s.1).collect();
-        let has_missing = sources.iter().zip(&frames).any(|(s, f)| s.is_none() && f.1 > 0) || sources.iter().any(|s| s.is_none());
+        let has_missing = sources
+            .iter()
+            .zip(&frames)
+            .any(|(s, f)| s.is_none() && f.1 > 0)
+            || sources.iter().any(|s| s.is_none());
         let out = unify(&types, has_missing).map_err(|why| {
             Error::Usage(format!(
                 "{}:/{axis_name}/{name}: cannot combine this column across inputs: {why}",
@@ -549,13 +637,26 @@ fn plan_frame(inputs: &[Input], options: &ConcatOptions, axis_name: &str, keys: 
     })
 }
 
-fn plan_alt_frame(inputs: &[Input], options: &ConcatOptions, alt_name: &str, alt_names: &[String], reindex: &[Reindex]) -> Result<Frame> {
+fn plan_alt_frame(
+    inputs: &[Input],
+    options: &ConcatOptions,
+    alt_name: &str,
+    alt_names: &[String],
+    reindex: &[Reindex],
+) -> Result<Frame> {
     let mut maps = Vec::with_capacity(inputs.len());
     if options.merge != Strategy::None {
         for (i, input) in inputs.iter().enumerate() {
             let frame = match read_value(input.store.as_ref(), alt_name)? {
                 Value::Frame(f) => f,
-                _ => return Err(Error::invalid(input.store.path(), alt_name, "dataframe", "not a dataframe")),
+                _ => {
+                    return Err(Error::invalid(
+                        input.store.path(),
+                        alt_name,
+                        "dataframe",
+                        "not a dataframe",
+                    ))
+                }
             };
             let cols: Vec<(String, Value)> = frame
                 .columns
@@ -572,8 +673,18 @@ fn plan_alt_frame(inputs: &[Input], options: &ConcatOptions, alt_name: &str, alt
     })
 }
 
-fn plan_raw(inputs: &[Input], options: &ConcatOptions, axis: usize, lens: &[u64], offsets: &[u64], total: u64) -> Result<Option<(MatrixJob, Vec<String>)>> {
-    let has: Vec<bool> = inputs.iter().map(|i| i.store.kind("raw").map(|k| k.is_some())).collect::<std::result::Result<_, _>>()?;
+fn plan_raw(
+    inputs: &[Input],
+    options: &ConcatOptions,
+    axis: usize,
+    lens: &[u64],
+    offsets: &[u64],
+    total: u64,
+) -> Result<Option<(MatrixJob, Vec<String>)>> {
+    let has: Vec<bool> = inputs
+        .iter()
+        .map(|i| i.store.kind("raw").map(|k| k.is_some()))
+        .collect::<std::result::Result<_, _>>()?;
     if !has.iter().all(|&h| h) {
         if has.iter().any(|&h| h) {
             eprintln!("adcat: warning: only some inputs have raw; raw is not concatenated (as anndata does)");
@@ -581,9 +692,14 @@ fn plan_raw(inputs: &[Input], options: &ConcatOptions, axis: usize, lens: &[u64]
         return Ok(None);
     }
     if axis != 0 {
-        return Err(Error::Usage("concatenating raw along var is not supported yet".into()));
+        return Err(Error::Usage(
+            "concatenating raw along var is not supported yet".into(),
+        ));
     }
-    let names: Vec<Vec<String>> = inputs.iter().map(|i| frame_index(i.store.as_ref(), "raw/var")).collect::<Result<_>>()?;
+    let names: Vec<Vec<String>> = inputs
+        .iter()
+        .map(|i| frame_index(i.store.as_ref(), "raw/var"))
+        .collect::<Result<_>>()?;
     let lists: Vec<&[String]> = names.iter().map(|v| v.as_slice()).collect();
     let raw_names = merge_indices(&lists, options.outer);
     let mut parts = Vec::new();
@@ -597,8 +713,14 @@ fn plan_raw(inputs: &[Input], options: &ConcatOptions, axis: usize, lens: &[u64]
             alt: Reindex::by_name(&names[i], &raw_names),
         });
     }
-    let job = matrix_job("raw/X".into(), 0, parts, [total, raw_names.len() as u64], options.fill_value)
-        .ok_or_else(|| no_common_dtype("raw/X", &options.inputs))?;
+    let job = matrix_job(
+        "raw/X".into(),
+        0,
+        parts,
+        [total, raw_names.len() as u64],
+        options.fill_value,
+    )
+    .ok_or_else(|| no_common_dtype("raw/X", &options.inputs))?;
     Ok(Some((job, raw_names)))
 }
 
@@ -635,7 +757,11 @@ pub fn peak_rss() -> Option<u64> {
 pub fn execute(plan: &ConcatPlan) -> Result<()> {
     let opts = &plan.options;
     let staged = Staged::new(&opts.output, opts.overwrite)?;
-    let stores: Vec<Box<dyn StoreReader>> = opts.inputs.iter().map(|p| store::open(p)).collect::<std::result::Result<_, _>>()?;
+    let stores: Vec<Box<dyn StoreReader>> = opts
+        .inputs
+        .iter()
+        .map(|p| store::open(p))
+        .collect::<std::result::Result<_, _>>()?;
     let inputs: Vec<&dyn StoreReader> = stores.iter().map(|s| s.as_ref()).collect();
     let progress = Progress::new(opts.progress, plan.payload_bytes, "concatenating");
     let block_bytes = crate::convert::block_bytes(opts.max_memory);
@@ -644,10 +770,15 @@ pub fn execute(plan: &ConcatPlan) -> Result<()> {
         let out = out.as_ref();
         out.create_group("", &enc("anndata", "0.1.0"))?;
         let rows_per_block = (block_bytes / 64).max(1024);
-        plan.frame.write(&inputs, out, &opts.layout, rows_per_block)?;
+        plan.frame
+            .write(&inputs, out, &opts.layout, rows_per_block)?;
         write_frame(out, &opts.layout, AXES[1 - opts.axis], &plan.alt_frame)?;
         for group in ["layers", "obsm", "obsp"] {
-            let group = if group == "layers" { group.to_string() } else { format!("{}{}", AXES[opts.axis], &group[3..]) };
+            let group = if group == "layers" {
+                group.to_string()
+            } else {
+                format!("{}{}", AXES[opts.axis], &group[3..])
+            };
             out.create_group(&group, &enc("dict", "0.1.0"))?;
         }
         let ctx = matrix::Ctx {

@@ -44,7 +44,9 @@ impl Element {
                 node: node.to_string(),
             });
         };
-        let version = attr_str(&attrs, "encoding-version").unwrap_or("").to_string();
+        let version = attr_str(&attrs, "encoding-version")
+            .unwrap_or("")
+            .to_string();
         let unsupported = || Error::UnsupportedElement {
             file: file.to_path_buf(),
             node: node.to_string(),
@@ -87,7 +89,8 @@ impl Element {
 
     /// The `shape` attribute of a sparse matrix, as (rows, cols).
     pub fn sparse_shape(&self, store: &dyn StoreReader) -> Result<(u64, u64)> {
-        let bad = |reason: &str| Error::invalid(store.path(), &self.node, self.encoding.name(), reason);
+        let bad =
+            |reason: &str| Error::invalid(store.path(), &self.node, self.encoding.name(), reason);
         let shape = self
             .attrs
             .get("shape")
@@ -96,7 +99,9 @@ impl Element {
         let dims: Vec<u64> = shape.iter().filter_map(|v| v.as_u64()).collect();
         match dims.as_slice() {
             [r, c] if shape.len() == 2 => Ok((*r, *c)),
-            _ => Err(bad("shape attribute is not a pair of non-negative integers")),
+            _ => Err(bad(
+                "shape attribute is not a pair of non-negative integers",
+            )),
         }
     }
 }

@@ -114,17 +114,27 @@ fn check_sparse(store: &dyn StoreReader, elem: &Element) -> Result<()> {
         }
         let info = store.array_info(&node)?;
         if info.shape.len() != 1 {
-            return Err(bad(format!("{part} has shape {:?}, expected 1-D", info.shape)));
+            return Err(bad(format!(
+                "{part} has shape {:?}, expected 1-D",
+                info.shape
+            )));
         }
         if *part != "data" && !info.dtype.is_integer() {
-            return Err(bad(format!("{part} has dtype {}, expected integers", info.dtype)));
+            return Err(bad(format!(
+                "{part} has dtype {}, expected integers",
+                info.dtype
+            )));
         }
         if *part == "data" && info.dtype == DType::Str {
             return Err(bad("data holds strings".into()));
         }
         lens[i] = info.shape[0];
     }
-    let major = if elem.encoding == EncodingType::Csr { rows } else { cols };
+    let major = if elem.encoding == EncodingType::Csr {
+        rows
+    } else {
+        cols
+    };
     if lens[2] != major + 1 {
         return Err(bad(format!(
             "indptr has {} entries, expected {} for shape ({rows}, {cols})",

@@ -15,21 +15,49 @@ impl H5Writer {
 }
 
 impl StoreReader for H5Reader {
-    fn path(&self) -> &Path { todo!() }
-    fn format(&self) -> Format { todo!() }
-    fn kind(&self, _node: &str) -> Result<Option<NodeKind>> { todo!() }
-    fn children(&self, _group: &str) -> Result<Vec<String>> { todo!() }
-    fn attrs(&self, _node: &str) -> Result<Attrs> { todo!() }
-    fn array_info(&self, _node: &str) -> Result<ArrayInfo> { todo!() }
-    fn read(&self, _node: &str, _start: &[u64], _shape: &[u64]) -> Result<Data> { todo!() }
+    fn path(&self) -> &Path {
+        todo!()
+    }
+    fn format(&self) -> Format {
+        todo!()
+    }
+    fn kind(&self, _node: &str) -> Result<Option<NodeKind>> {
+        todo!()
+    }
+    fn children(&self, _group: &str) -> Result<Vec<String>> {
+        todo!()
+    }
+    fn attrs(&self, _node: &str) -> Result<Attrs> {
+        todo!()
+    }
+    fn array_info(&self, _node: &str) -> Result<ArrayInfo> {
+        todo!()
+    }
+    fn read(&self, _node: &str, _start: &[u64], _shape: &[u64]) -> Result<Data> {
+        todo!()
+    }
 }
 
 impl StoreWriter for H5Writer {
-    fn path(&self) -> &Path { todo!() }
-    fn format(&self) -> Format { todo!() }
-    fn create_group(&self, _node: &str, _attrs: &Attrs) -> Result<()> { todo!() }
-    fn create_array(&self, _node: &str, _spec: &ArraySpec, _attrs: &Attrs) -> Result<()> { todo!() }
-    fn write(&self, _node: &str, _start: &[u64], _shape: &[u64], _data: &Data) -> Result<()> { todo!() }
-    fn resize(&self, _node: &str, _shape: &[u64]) -> Result<()> { todo!() }
-    fn finish(&self) -> Result<()> { todo!() }
+    fn path(&self) -> &Path {
+        todo!()
+    }
+    fn format(&self) -> Format {
+        todo!()
+    }
+    fn create_group(&self, _node: &str, _attrs: &Attrs) -> Result<()> {
+        todo!()
+    }
+    fn create_array(&self, _node: &str, _spec: &ArraySpec, _attrs: &Attrs) -> Result<()> {
+        todo!()
+    }
+    fn write(&self, _node: &str, _start: &[u64], _shape: &[u64], _data: &Data) -> Result<()> {
+        todo!()
+    }
+    fn resize(&self, _node: &str, _shape: &[u64]) -> Result<()> {
+        todo!()
+    }
+    fn finish(&self) -> Result<()> {
+        todo!()
+    }
 }

@@ -10,7 +10,7 @@ mod error;
 pub mod h5;
 pub mod zarr;
 
-pub use data::{Data, DType};
+pub use data::{DType, Data};
 pub use error::StoreError;
 
 use std::path::{Path, PathBuf};
@@ -52,11 +52,17 @@ pub enum NodeKind {
 pub enum Compression {
     None,
     /// Blosc with LZ4 and byte shuffle (Zarr only).
-    Lz4 { level: u8 },
+    Lz4 {
+        level: u8,
+    },
     /// Zstandard: Blosc-Zstd in Zarr v2, the `zstd` codec in Zarr v3 (Zarr only).
-    Zstd { level: i32 },
+    Zstd {
+        level: i32,
+    },
     /// Deflate: `zlib` in Zarr v2, `gzip` in Zarr v3 and HDF5.
-    Gzip { level: u8 },
+    Gzip {
+        level: u8,
+    },
 }
 
 /// Description of the arrays stored on disk, as `adcat inspect` shows them.

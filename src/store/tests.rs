@@ -134,16 +134,21 @@ fn groups_and_attributes(format: Format) {
     assert!(r.children("uns").unwrap().is_empty());
     assert_eq!(r.attrs("").unwrap(), root);
     let got = r.attrs("obs").unwrap();
-    for key in ["encoding-type", "_index", "column-order", "shape", "ordered", "pi", "neg"] {
+    for key in [
+        "encoding-type",
+        "_index",
+        "column-order",
+        "shape",
+        "ordered",
+        "pi",
+        "neg",
+    ] {
         assert_eq!(got.get(key), a.get(key), "attribute {key}");
     }
     // An empty list may come back as an empty array of any type, but as a list.
     assert_eq!(got.get("empty"), Some(&json!([])));
     assert_eq!(r.attrs("obs/b").unwrap(), attrs(json!({"k": "v"})));
-    assert!(matches!(
-        r.attrs("missing"),
-        Err(StoreError::NoNode { .. })
-    ));
+    assert!(matches!(r.attrs("missing"), Err(StoreError::NoNode { .. })));
 }
 
 fn round_trip_1d(format: Format) {
@@ -181,7 +186,10 @@ fn round_trip_1d(format: Format) {
             assert_eq!(info.chunks, Some(vec![5]), "{dtype}");
             let all = sample(dtype, 23);
             let got = r.read(&node, &[0], &[23]).unwrap();
-            assert!(same(&got, &all), "{dtype} {compression:?}: {got:?} vs {all:?}");
+            assert!(
+                same(&got, &all),
+                "{dtype} {compression:?}: {got:?} vs {all:?}"
+            );
             let part = r.read(&node, &[4], &[9]).unwrap();
             assert!(same(&part, &slice_rows(&all, 1, 4..13)), "{dtype} part");
             let none = r.read(&node, &[23], &[0]).unwrap();
@@ -200,7 +208,14 @@ fn round_trip_2d(format: Format, shards: bool) {
     let w = create(&path, format).expect("create");
     w.create_group("", &Attrs::new()).unwrap();
     let (rows, cols) = (17u64, 6u64);
-    for dtype in [DType::F64, DType::F32, DType::I32, DType::U8, DType::Bool, DType::Str] {
+    for dtype in [
+        DType::F64,
+        DType::F32,
+        DType::I32,
+        DType::U8,
+        DType::Bool,
+        DType::Str,
+    ] {
         let node = format!("m_{}", dtype.name());
         let spec = ArraySpec {
             shape: vec![rows, cols],
@@ -228,7 +243,14 @@ fn round_trip_2d(format: Format, shards: bool) {
     w.finish().unwrap();
     drop(w);
     let r = open(&path).unwrap();
-    for dtype in [DType::F64, DType::F32, DType::I32, DType::U8, DType::Bool, DType::Str] {
+    for dtype in [
+        DType::F64,
+        DType::F32,
+        DType::I32,
+        DType::U8,
+        DType::Bool,
+        DType::Str,
+    ] {
         let node = format!("m_{}", dtype.name());
         let info = r.array_info(&node).unwrap();
         assert_eq!(info.shape, vec![rows, cols]);
@@ -308,7 +330,10 @@ fn scalars_and_empty(format: Format) {
     assert_eq!(r.array_info("e_2d_b").unwrap().shape, vec![4, 0]);
     assert_eq!(r.read("e_1d", &[0], &[0]).unwrap(), Data::F32(vec![]));
     assert_eq!(r.read("e_str", &[0], &[0]).unwrap(), Data::Str(vec![]));
-    assert_eq!(r.read("e_2d_b", &[0, 0], &[4, 0]).unwrap(), Data::F64(vec![]));
+    assert_eq!(
+        r.read("e_2d_b", &[0, 0], &[4, 0]).unwrap(),
+        Data::F64(vec![])
+    );
 }
 
 fn missing_and_wrong(format: Format) {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use adcat::store::{self, ArraySpec, Attrs, Compression, Data, DType, Format, StoreReader};
+use adcat::store::{self, ArraySpec, Attrs, Compression, DType, Data, Format, StoreReader};
 use serde_json::json;
 
 pub const FORMATS: [Format; 3] = [Format::H5ad, Format::ZarrV2, Format::ZarrV3];
@@ -34,7 +34,14 @@ fn with(mut a: Attrs, extra: serde_json::Value) -> Attrs {
 }
 
 /// Writes a whole array in one block, chunked in `chunk` rows.
-pub fn put(w: &dyn store::StoreWriter, node: &str, shape: &[u64], data: Data, a: Attrs, chunk: u64) {
+pub fn put(
+    w: &dyn store::StoreWriter,
+    node: &str,
+    shape: &[u64],
+    data: Data,
+    a: Attrs,
+    chunk: u64,
+) {
     let chunks = if shape.is_empty() {
         vec![]
     } else {
@@ -75,27 +82,116 @@ pub fn write_sample(path: &Path, format: Format, tamper: impl FnOnce(&dyn store:
         ),
     )
     .unwrap();
-    put(w, "obs/_index", &[4], strings(&["c0", "c1", "细胞2", "c3é"]), enc("string-array", "0.2.0"), 2);
-    w.create_group("obs/kind", &with(enc("categorical", "0.2.0"), json!({"ordered": false}))).unwrap();
-    put(w, "obs/kind/codes", &[4], Data::I8(vec![0, 1, -1, 0]), enc("array", "0.2.0"), 4);
-    put(w, "obs/kind/categories", &[2], strings(&["B", "T"]), enc("string-array", "0.2.0"), 2);
-    w.create_group("obs/count", &enc("nullable-integer", "0.1.0")).unwrap();
-    put(w, "obs/count/values", &[4], Data::I64(vec![1, 0, 3, 4]), enc("array", "0.2.0"), 4);
-    put(w, "obs/count/mask", &[4], Data::Bool(vec![false, true, false, false]), enc("array", "0.2.0"), 4);
-    put(w, "obs/flag", &[4], Data::Bool(vec![true, false, true, true]), enc("array", "0.2.0"), 4);
+    put(
+        w,
+        "obs/_index",
+        &[4],
+        strings(&["c0", "c1", "细胞2", "c3é"]),
+        enc("string-array", "0.2.0"),
+        2,
+    );
+    w.create_group(
+        "obs/kind",
+        &with(enc("categorical", "0.2.0"), json!({"ordered": false})),
+    )
+    .unwrap();
+    put(
+        w,
+        "obs/kind/codes",
+        &[4],
+        Data::I8(vec![0, 1, -1, 0]),
+        enc("array", "0.2.0"),
+        4,
+    );
+    put(
+        w,
+        "obs/kind/categories",
+        &[2],
+        strings(&["B", "T"]),
+        enc("string-array", "0.2.0"),
+        2,
+    );
+    w.create_group("obs/count", &enc("nullable-integer", "0.1.0"))
+        .unwrap();
+    put(
+        w,
+        "obs/count/values",
+        &[4],
+        Data::I64(vec![1, 0, 3, 4]),
+        enc("array", "0.2.0"),
+        4,
+    );
+    put(
+        w,
+        "obs/count/mask",
+        &[4],
+        Data::Bool(vec![false, true, false, false]),
+        enc("array", "0.2.0"),
+        4,
+    );
+    put(
+        w,
+        "obs/flag",
+        &[4],
+        Data::Bool(vec![true, false, true, true]),
+        enc("array", "0.2.0"),
+        4,
+    );
     // var
     w.create_group(
         "var",
-        &with(enc("dataframe", "0.2.0"), json!({"_index": "_index", "column-order": ["mean"]})),
+        &with(
+            enc("dataframe", "0.2.0"),
+            json!({"_index": "_index", "column-order": ["mean"]}),
+        ),
     )
     .unwrap();
-    put(w, "var/_index", &[3], strings(&["g0", "g1", "g2"]), enc("string-array", "0.2.0"), 3);
-    put(w, "var/mean", &[3], Data::F64(vec![0.5, f64::NAN, 2.0]), enc("array", "0.2.0"), 3);
+    put(
+        w,
+        "var/_index",
+        &[3],
+        strings(&["g0", "g1", "g2"]),
+        enc("string-array", "0.2.0"),
+        3,
+    );
+    put(
+        w,
+        "var/mean",
+        &[3],
+        Data::F64(vec![0.5, f64::NAN, 2.0]),
+        enc("array", "0.2.0"),
+        3,
+    );
     // X: CSR 4 × 3
-    w.create_group("X", &with(enc("csr_matrix", "0.1.0"), json!({"shape": [4, 3]}))).unwrap();
-    put(w, "X/data", &[5], Data::F32(vec![1.0, 2.0, 3.0, 4.0, 5.0]), Attrs::new(), 2);
-    put(w, "X/indices", &[5], Data::I32(vec![0, 2, 1, 0, 2]), Attrs::new(), 2);
-    put(w, "X/indptr", &[5], Data::I32(vec![0, 2, 3, 3, 5]), Attrs::new(), 2);
+    w.create_group(
+        "X",
+        &with(enc("csr_matrix", "0.1.0"), json!({"shape": [4, 3]})),
+    )
+    .unwrap();
+    put(
+        w,
+        "X/data",
+        &[5],
+        Data::F32(vec![1.0, 2.0, 3.0, 4.0, 5.0]),
+        Attrs::new(),
+        2,
+    );
+    put(
+        w,
+        "X/indices",
+        &[5],
+        Data::I32(vec![0, 2, 1, 0, 2]),
+        Attrs::new(),
+        2,
+    );
+    put(
+        w,
+        "X/indptr",
+        &[5],
+        Data::I32(vec![0, 2, 3, 3, 5]),
+        Attrs::new(),
+        2,
+    );
     // layers
     w.create_group("layers", &enc("dict", "0.1.0")).unwrap();
     put(
@@ -112,15 +208,40 @@ pub fn write_sample(path: &Path, format: Format, tamper: impl FnOnce(&dyn store:
     // uns
     w.create_group("uns", &enc("dict", "0.1.0")).unwrap();
     w.create_group("uns/nested", &enc("dict", "0.1.0")).unwrap();
-    put(w, "uns/nested/pi", &[], Data::F64(vec![3.25]), enc("numeric-scalar", "0.2.0"), 1);
-    put(w, "uns/nested/name", &[], strings(&["ünïcode"]), enc("string", "0.2.0"), 1);
-    put(w, "uns/empty_list", &[0], Data::I64(vec![]), enc("array", "0.2.0"), 1);
+    put(
+        w,
+        "uns/nested/pi",
+        &[],
+        Data::F64(vec![3.25]),
+        enc("numeric-scalar", "0.2.0"),
+        1,
+    );
+    put(
+        w,
+        "uns/nested/name",
+        &[],
+        strings(&["ünïcode"]),
+        enc("string", "0.2.0"),
+        1,
+    );
+    put(
+        w,
+        "uns/empty_list",
+        &[0],
+        Data::I64(vec![]),
+        enc("array", "0.2.0"),
+        1,
+    );
     tamper(w);
     w.finish().unwrap();
 }
 
 /// Every node below `node`, with its attributes and (for arrays) its full contents.
-pub fn dump(s: &dyn StoreReader, node: &str, out: &mut Vec<(String, Attrs, Option<(Vec<u64>, Data)>)>) {
+pub fn dump(
+    s: &dyn StoreReader,
+    node: &str,
+    out: &mut Vec<(String, Attrs, Option<(Vec<u64>, Data)>)>,
+) {
     let attrs = s.attrs(node).expect("attrs");
     match s.kind(node).expect("kind") {
         Some(store::NodeKind::Group) => {
