@@ -93,7 +93,7 @@ fn check_node(at: At) -> Result<()> {
     let bad = at
         .node
         .split('/')
-        .any(|part| part.is_empty() || part == "." || part == ".." || part.contains('\\'));
+        .any(|part| part.is_empty() || part == "." || part == "..");
     if bad {
         return Err(at.invalid("malformed node path"));
     }
@@ -516,7 +516,7 @@ impl StoreReader for ZarrReader {
             let Ok(name) = entry.file_name().into_string() else {
                 continue;
             };
-            if name.starts_with('.') || !entry.path().is_dir() {
+            if !entry.path().is_dir() {
                 continue;
             }
             let child = join(group, &name);
