@@ -352,6 +352,29 @@ fn missing_and_wrong(format: Format) {
     assert!(err.contains("nothing"), "{err}");
 }
 
+fn resize_trims(format: Format) {
+    let (_dir, path) = new_store(format);
+    let w = create(&path, format).expect("create");
+    w.create_group("", &Attrs::new()).unwrap();
+    let spec = ArraySpec {
+        shape: vec![23],
+        dtype: DType::F64,
+        chunks: vec![5],
+        shards: (format == Format::ZarrV3).then(|| vec![10]),
+        compression: Compression::None,
+    };
+    w.create_array("a", &spec, &Attrs::new()).unwrap();
+    let all = sample(DType::F64, 12);
+    w.write("a", &[0], &[12], &all).unwrap();
+    w.resize("a", &[12]).unwrap();
+    w.finish().unwrap();
+    drop(w);
+    let r = open(&path).unwrap();
+    assert_eq!(r.array_info("a").unwrap().shape, vec![12]);
+    assert!(same(&r.read("a", &[0], &[12]).unwrap(), &all));
+    assert!(r.read("a", &[10], &[5]).is_err());
+}
+
 macro_rules! conformance {
     ($name:ident, $format:expr) => {
         mod $name {
@@ -375,6 +398,10 @@ macro_rules! conformance {
             #[test]
             fn scalars_and_empty() {
                 super::scalars_and_empty($format)
+            }
+            #[test]
+            fn resize_trims() {
+                super::resize_trims($format)
             }
             #[test]
             fn missing_and_wrong() {
