@@ -77,8 +77,7 @@ impl Collector<'_> {
                 row.nnz = data.shape.first().copied();
             }
             EncodingType::DataFrame => {
-                let index = e.attr_str("_index").unwrap_or("_index");
-                let rows = self.len_of(&join(&e.node, index))?.unwrap_or(0);
+                let rows = self.frame_len(&e.node)?.unwrap_or(0);
                 let cols = match e.attrs.get("column-order") {
                     Some(serde_json::Value::Array(a)) => a.len() as u64,
                     Some(serde_json::Value::String(_)) => 1,
@@ -114,11 +113,7 @@ impl Collector<'_> {
         if self.store.kind(node)?.is_none() {
             return Ok(None);
         }
-        let attrs = self.store.attrs(node)?;
-        match attrs.get("_index").and_then(|v| v.as_str()) {
-            Some(index) => self.len_of(&join(node, index)),
-            None => Ok(None),
-        }
+        Ok(Some(crate::concat::frame::frame_shape(self.store, node)?.1))
     }
 }
 

@@ -1,6 +1,5 @@
 /// Element type of an array, as the stores and AnnData know it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DType {
     Bool,
     I8,
@@ -75,6 +74,13 @@ impl DType {
         DType::F64,
         DType::Str,
     ];
+}
+
+/// Serialised under numpy's name (`int32`, `float64`, `str`).
+impl serde::Serialize for DType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
 }
 
 impl std::fmt::Display for DType {

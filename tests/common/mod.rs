@@ -242,7 +242,10 @@ pub fn dump(
     node: &str,
     out: &mut Vec<(String, Attrs, Option<(Vec<u64>, Data)>)>,
 ) {
-    let attrs = s.attrs(node).expect("attrs");
+    // Attribute order carries no meaning (and backends differ in it): sort the keys.
+    let mut sorted: Vec<_> = s.attrs(node).expect("attrs").into_iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let attrs: Attrs = sorted.into_iter().collect();
     match s.kind(node).expect("kind") {
         Some(store::NodeKind::Group) => {
             out.push((node.to_string(), attrs, None));

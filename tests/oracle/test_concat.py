@@ -1,0 +1,160 @@
+"""`adcat concat` against `anndata.concat`: random inputs written in every format, the
+same options given to both, and anndata's reading of adcat's output compared strictly
+with anndata's own result (written and read back in the same output format)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import warnings
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pytest
+from scipy import sparse
+
+from concat_cases import FORMATS, Case, assert_same_adata, make_case, read, write
+
+N_RANDOM = int(os.environ.get("ADCAT_CONCAT_CASES", "300"))
+
+
+def adcat_bin() -> str:
+    path = os.environ.get("ADCAT_BIN")
+    if not path or not Path(path).is_file():
+        pytest.fail(f"ADCAT_BIN must point at the adcat binary (got {path!r}); run scripts/test.sh")
+    return path
+
+
+def run(args: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([adcat_bin(), *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+def run_case(case: Case, tmp: Path, extra: list[str] = ()) -> None:
+    paths = [write(a, tmp / f"in{i}", f) for i, (a, f) in enumerate(zip(case.inputs, case.formats))]
+    on_disk = [read(p) for p in paths]
+    suffix = ".h5ad" if case.out_format == "h5ad" else ".zarr"
+    out = tmp / f"out{suffix}"
+    try:
+        expected = case.expected(on_disk)
+    except Exception as err:  # anndata refuses: adcat must refuse too
+        proc = run(["concat", *paths, "-o", out, "--quiet", *case.cli_args(), *extra])
+        assert proc.returncode != 0, f"anndata failed ({err!r}) but adcat succeeded"
+        assert not out.exists()
+        return
+    proc = run(["concat", *paths, "-o", out, "--quiet", *case.cli_args(), *extra])
+    assert proc.returncode == 0, f"adcat failed: {proc.stderr}\noptions {case.options} formats {case.formats}"
+    assert proc.stderr == "", proc.stderr
+    # anndata's own result, through anndata's writer in the same format.
+    expected = read(write(expected, tmp / "expected", case.out_format))
+    actual = read(out)
+    assert_same_adata(actual, expected)
+
+
+@pytest.mark.parametrize("seed", range(N_RANDOM))
+def test_random(seed: int, tmp_path: Path) -> None:
+    run_case(make_case(seed), tmp_path)
+
+
+@pytest.mark.parametrize("axis", ["obs", "var"])
+@pytest.mark.parametrize("join", ["inner", "outer"])
+@pytest.mark.parametrize("x", ["dense_f32", "csr", "csc", "mixed"])
+@pytest.mark.parametrize("budget", ["64KiB", "512MiB"])
+@pytest.mark.parametrize("out_format", FORMATS)
+def test_matrix(axis: str, join: str, x: str, budget: str, out_format: str, tmp_path: Path) -> None:
+    """anndata's on-disk concat matrix: axis × X kind × join × memory budget × output."""
+    kinds = ["dense_f64", "csr", "csc"] if x == "mixed" else [x]
+    case = make_case(1000 + len(x), axis=axis, join=join, x_kinds=kinds, out_format=out_format)
+    run_case(case, tmp_path, ["--max-memory", budget])
+
+
+def small(n_obs: int, names: list[str], **kw) -> ad.AnnData:
+    rng = np.random.default_rng(n_obs)
+    a = ad.AnnData(
+        X=sparse.random(n_obs, len(names), density=0.5, format="csr", random_state=rng, dtype=np.float32),
+        **kw,
+    )
+    a.var_names = names
+    a.obs_names = [f"o{n_obs}_{i}" for i in range(n_obs)]
+    return a
+
+
+def test_single_input(tmp_path: Path) -> None:
+    case = Case(7, [small(5, ["a", "b", "c"])], ["zarr3"], "h5ad", {})
+    run_case(case, tmp_path)
+
+
+def test_ordered_categorical_kept(tmp_path: Path) -> None:
+    import pandas as pd
+
+    inputs = []
+    for n in (3, 4):
+        a = small(n, ["a", "b"])
+        a.obs["grade"] = pd.Categorical(["lo", "hi", "lo", "hi"][:n], categories=["lo", "hi"], ordered=True)
+        inputs.append(a)
+    run_case(Case(8, inputs, ["h5ad", "zarr2"], "zarr3", {"join": "outer"}), tmp_path)
+
+
+def test_obsm_of_differing_widths_and_keys(tmp_path: Path) -> None:
+    a, b = small(3, ["a", "b"]), small(2, ["b", "a"])
+    a.obsm["pca"] = np.ones((3, 4))
+    b.obsm["pca"] = np.zeros((2, 2))
+    b.obsm["umap"] = np.zeros((2, 2))
+    for join in ("inner", "outer"):
+        sub = tmp_path / join
+        sub.mkdir()
+        run_case(Case(9, [a, b], ["zarr3", "h5ad"], "zarr2", {"join": join}), sub)
+
+
+def test_no_inputs_is_a_usage_error(tmp_path: Path) -> None:
+    proc = run(["concat", "-o", tmp_path / "out.zarr"])
+    assert proc.returncode == 2
+    assert not (tmp_path / "out.zarr").exists()
+
+
+def test_missing_output_directory(tmp_path: Path) -> None:
+    p = write(small(3, ["a"]), tmp_path / "in", "h5ad")
+    out = tmp_path / "nope" / "out.zarr"
+    proc = run(["concat", p, p, "-o", out, "--quiet"])
+    assert proc.returncode == 1
+    assert "nope" in proc.stderr and "does not exist" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_duplicate_alternate_names_fail_like_anndata(tmp_path: Path) -> None:
+    a, b = small(2, ["a", "a"]), small(2, ["a", "b"])
+    pa, pb = write(a, tmp_path / "a", "zarr3"), write(b, tmp_path / "b", "h5ad")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(Exception):
+            ad.concat([read(pa), read(pb)], join="outer")
+    proc = run(["concat", pa, pb, "-o", tmp_path / "out.zarr", "--join", "outer", "--quiet"])
+    assert proc.returncode == 1
+    assert str(pa) in proc.stderr and "var" in proc.stderr
+    assert not (tmp_path / "out.zarr").exists()
+
+
+def test_existing_output_needs_overwrite(tmp_path: Path) -> None:
+    p = write(small(3, ["a"]), tmp_path / "in", "zarr3")
+    out = tmp_path / "out.h5ad"
+    out.write_bytes(b"keep me")
+    proc = run(["concat", p, p, "-o", out, "--quiet"])
+    assert proc.returncode == 1 and "--overwrite" in proc.stderr
+    assert out.read_bytes() == b"keep me"
+    proc = run(["concat", p, p, "-o", out, "--quiet", "--overwrite"])
+    assert proc.returncode == 0, proc.stderr
+    assert read(out).n_obs == 6
+
+
+def test_report_json(tmp_path: Path) -> None:
+    import json
+
+    p = write(small(3, ["a", "b"]), tmp_path / "in", "zarr3")
+    report = tmp_path / "r.json"
+    proc = run(["concat", p, p, "-o", tmp_path / "o.zarr", "--quiet", "--report-json", report])
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(report.read_text())
+    assert r["shape"] == [6, 2]
+    assert r["device"] == "cpu"
+    assert r["peak_rss_bytes"] > 0
+    assert [e["path"] for e in r["elements"]] == ["X"]
