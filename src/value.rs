@@ -465,19 +465,85 @@ pub fn frame_attrs(index_name: &str, columns: &[String]) -> Attrs {
 pub fn write_frame(w: &dyn StoreWriter, layout: &Layout, node: &str, f: &Frame) -> Result<()> {
     let names: Vec<String> = f.columns.iter().map(|(n, _)| n.clone()).collect();
     w.create_group(node, &frame_attrs(&f.index_name, &names))?;
-    let index = Data::Str(f.index.clone());
-    put(
-        w,
-        layout,
-        &join(node, &f.index_name),
-        &index,
-        &[f.index.len() as u64],
-        &array_attrs(DType::Str, false),
-    )?;
+    // anndata 0.13 writes indexes as pandas `str` arrays: nullable, missing as NaN.
+    let index = Value::Nullable {
+        kind: NullableKind::String { na_nan: true },
+        values: Data::Str(f.index.clone()),
+        mask: vec![false; f.index.len()],
+    };
+    write_value(w, layout, &join(node, &f.index_name), &index)?;
     for (name, col) in &f.columns {
-        write_value(w, layout, &join(node, name), col)?;
+        match strings_as_categorical(col) {
+            Some(cat) => write_value(w, layout, &join(node, name), &cat)?,
+            None => write_value(w, layout, &join(node, name), col)?,
+        }
     }
     Ok(())
+}
+
+/// Categories that anndata's writer would give a string column (`strings_to_categoricals`):
+/// the distinct non-missing values in natural order, when there are fewer of them than
+/// rows; `None` when the column stays strings.
+pub fn categories_for<'a>(
+    values: impl Iterator<Item = &'a str>,
+    rows: usize,
+) -> Option<Vec<String>> {
+    let mut seen = std::collections::HashSet::new();
+    for v in values {
+        if seen.len() >= rows {
+            return None;
+        }
+        seen.insert(v);
+    }
+    // All-missing columns are not strings to pandas' `infer_dtype`: left alone.
+    if seen.len() >= rows || seen.is_empty() {
+        return None;
+    }
+    let mut cats: Vec<String> = seen.into_iter().map(str::to_string).collect();
+    cats.sort_by(|a, b| crate::concat::index::natural_cmp(a, b));
+    Some(cats)
+}
+
+/// A string dataframe column as the categorical anndata writes for it, if it would.
+pub fn strings_as_categorical(col: &Value) -> Option<Value> {
+    let (values, mask) = match col {
+        Value::Array {
+            data: Data::Str(v),
+            shape,
+        } if shape.len() == 1 => (v, None),
+        Value::Nullable {
+            kind: NullableKind::String { .. },
+            values: Data::Str(v),
+            mask,
+        } => (v, Some(mask)),
+        _ => return None,
+    };
+    let present = |i: &usize| mask.is_none_or(|m| !m[*i]);
+    let cats = categories_for(
+        (0..values.len())
+            .filter(present)
+            .map(|i| values[i].as_str()),
+        values.len(),
+    )?;
+    let pos: std::collections::HashMap<&str, i64> = cats
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i as i64))
+        .collect();
+    let codes = (0..values.len())
+        .map(|i| {
+            if present(&i) {
+                pos[values[i].as_str()]
+            } else {
+                -1
+            }
+        })
+        .collect();
+    Some(Value::Categorical {
+        codes,
+        categories: Data::Str(cats),
+        ordered: false,
+    })
 }
 
 // ---------------------------------------------------------------------------------

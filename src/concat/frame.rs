@@ -11,19 +11,22 @@ use crate::store::{join, Attrs, DType, Data, StoreReader, StoreWriter};
 use crate::value::{array_attrs, code_dtype, frame_attrs, read_strings, read_value, Value};
 use serde_json::json;
 
+/// The three ways pandas holds strings: `object` (read from `string-array`), `str`
+/// (missing is NaN) and `string` (missing is NA); concatenation keeps the most specific.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StrKind {
+    Object,
+    Str,
+    String,
+}
+
 /// What one input's column holds, as far as unifying types is concerned.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ColType {
     Num(DType),
     Bool,
-    /// Strings; `na_nan` false for pandas' `string` dtype (missing is NA).
-    Str {
-        na_nan: bool,
-    },
-    Cat {
-        categories: Data,
-        ordered: bool,
-    },
+    Str(StrKind),
+    Cat { categories: Data, ordered: bool },
     NullInt(DType),
     NullBool,
 }
@@ -36,11 +39,9 @@ pub enum OutCol {
     Bool,
     NullBool,
     NullInt(DType),
-    /// Strings; written as `nullable-string-array` only if some entry is missing.
-    Str {
-        na_nan: bool,
-        any_missing: bool,
-    },
+    /// Strings: `object` ones as `string-array` unless something is missing, the others
+    /// as `nullable-string-array`, as anndata writes them.
+    Str(StrKind),
     Cat {
         categories: Data,
         ordered: bool,
@@ -71,14 +72,16 @@ pub fn col_type(store: &dyn StoreReader, node: &str) -> Result<ColType> {
             }
             match info.dtype {
                 DType::Bool => ColType::Bool,
-                DType::Str => ColType::Str { na_nan: true },
+                DType::Str => ColType::Str(StrKind::Object),
                 d => ColType::Num(d),
             }
         }
-        EncodingType::StringArray => ColType::Str { na_nan: true },
-        EncodingType::NullableString => ColType::Str {
-            na_nan: e.attr_str("na-value") == Some("NaN"),
-        },
+        EncodingType::StringArray => ColType::Str(StrKind::Object),
+        EncodingType::NullableString => ColType::Str(if e.attr_str("na-value") == Some("NaN") {
+            StrKind::Str
+        } else {
+            StrKind::String
+        }),
         EncodingType::NullableInteger => {
             ColType::NullInt(store.array_info(&join(node, "values"))?.dtype)
         }
@@ -113,6 +116,11 @@ fn sort_categories(mut d: Data) -> Data {
     d
 }
 
+fn same_set(a: &Data, b: &Data) -> bool {
+    let b = cast(b.clone(), a.dtype());
+    (0..b.len()).all(|j| position_of(a, &crate::value::take1(&b, j)).is_some())
+}
+
 fn union_categories(list: &[&Data]) -> Option<Data> {
     let dtype = promote_all(list.iter().map(|d| d.dtype())).or_else(|| {
         list.iter()
@@ -132,6 +140,18 @@ fn union_categories(list: &[&Data]) -> Option<Data> {
         }
     }
     Some(out)
+}
+
+/// The most specific string kind among the inputs (`object` only if all are).
+fn str_kind(types: &[&ColType]) -> StrKind {
+    types
+        .iter()
+        .filter_map(|t| match t {
+            ColType::Str(k) => Some(*k),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(StrKind::Object)
 }
 
 /// The unified output column for the types present, as pandas and anndata decide it.
@@ -154,8 +174,16 @@ pub fn unify(types: &[&ColType], has_missing: bool) -> std::result::Result<OutCo
             let union = union_categories(&cats.iter().map(|c| c.0).collect::<Vec<_>>())
                 .ok_or("categories of incompatible types")?;
             if !cats.iter().any(|c| c.1) {
+                // pandas' astype to an unordered dtype with the same set is a no-op, so
+                // the first input keeps its order when it already has every category.
+                let first = cats[0].0;
+                let categories = if first.len() == union.len() && same_set(first, &union) {
+                    first.clone()
+                } else {
+                    sort_categories(union)
+                };
                 return Ok(OutCol::Cat {
-                    categories: sort_categories(union),
+                    categories,
                     ordered: false,
                 });
             }
@@ -179,24 +207,12 @@ pub fn unify(types: &[&ColType], has_missing: bool) -> std::result::Result<OutCo
             _ => false,
         });
         if strings_only {
-            let na_nan = types
-                .iter()
-                .all(|t| !matches!(t, ColType::Str { na_nan: false }));
-            return Ok(OutCol::Str {
-                na_nan,
-                any_missing: true,
-            });
+            return Ok(OutCol::Str(str_kind(types)));
         }
         return Err("categorical mixed with non-string values".into());
     }
     if all(|t| matches!(t, ColType::Str { .. })) {
-        let na_nan = types
-            .iter()
-            .all(|t| !matches!(t, ColType::Str { na_nan: false }));
-        return Ok(OutCol::Str {
-            na_nan,
-            any_missing: true,
-        });
+        return Ok(OutCol::Str(str_kind(types)));
     }
     if any(|t| matches!(t, ColType::Str { .. })) {
         return Err("strings mixed with other values".into());
@@ -490,10 +506,17 @@ impl FrameJob {
         total: u64,
         block_rows: u64,
     ) -> Result<()> {
+        // anndata 0.13 writes indexes as pandas `str` arrays: nullable, missing as NaN.
         let node = join(&self.node, "_index");
+        let mut a = enc("nullable-string-array", "0.1.0");
+        a.insert("na-value".into(), json!("NaN"));
+        let (values_node, mask_node, _) =
+            self.nullable_group(out, layout, &node, a, DType::Str, total)?;
+        let mask_node = mask_node.unwrap_or_default();
         let spec = layout.spec(&[total], DType::Str);
-        out.create_array(&node, &spec, &array_attrs(DType::Str, false))?;
-        let mut app = Appender::new(out, &node, &spec);
+        let mut app = Appender::new(out, &values_node, &spec);
+        let mspec = layout.spec(&[total], DType::Bool);
+        let mut mask = Appender::new(out, &mask_node, &mspec);
         for (i, (frame, n)) in self.frames.iter().enumerate() {
             let store = inputs[i];
             let e = Element::open(store, frame)?;
@@ -527,11 +550,13 @@ impl FrameJob {
                         .collect(),
                     None => block,
                 };
+                mask.push(Data::Bool(vec![false; block.len()]))?;
                 app.push(Data::Str(block))?;
                 a += k;
             }
         }
         app.finish()?;
+        mask.finish()?;
         Ok(())
     }
 
@@ -545,16 +570,16 @@ impl FrameJob {
         block_rows: u64,
     ) -> Result<()> {
         let node = join(&self.node, &col.name);
-        // Strings are written plainly unless something is missing, as anndata does.
-        let mut out_kind = col.out.clone();
-        if let OutCol::Str { na_nan, .. } = col.out {
-            let missing = self.any_missing_string(col, inputs, block_rows)?;
-            out_kind = OutCol::Str {
-                na_nan,
-                any_missing: missing,
-            };
+        if matches!(col.out, OutCol::Str(_)) {
+            if let Some(cats) = self.string_categories(col, inputs, total, block_rows)? {
+                return self
+                    .write_as_categorical(col, &cats, inputs, out, layout, total, block_rows);
+            }
         }
-        let (values_node, mask_node, value_dtype) = match &out_kind {
+        // `object` strings stay a plain `string-array` unless an entry is missing.
+        let plain_strings = col.out == OutCol::Str(StrKind::Object)
+            && !self.any_missing_string(col, inputs, block_rows)?;
+        let (values_node, mask_node, value_dtype) = match &col.out {
             OutCol::Num(d) => {
                 let spec = layout.spec(&[total], *d);
                 out.create_array(&node, &spec, &array_attrs(*d, false))?;
@@ -565,19 +590,19 @@ impl FrameJob {
                 out.create_array(&node, &spec, &array_attrs(DType::Bool, false))?;
                 (node.clone(), None, DType::Bool)
             }
-            OutCol::Str {
-                any_missing: false, ..
-            } => {
+            OutCol::Str(_) if plain_strings => {
                 let spec = layout.spec(&[total], DType::Str);
                 out.create_array(&node, &spec, &array_attrs(DType::Str, false))?;
                 (node.clone(), None, DType::Str)
             }
-            OutCol::Str {
-                na_nan,
-                any_missing: true,
-            } => {
+            OutCol::Str(kind) => {
                 let mut a = enc("nullable-string-array", "0.1.0");
-                a.insert("na-value".into(), json!(if *na_nan { "NaN" } else { "NA" }));
+                let na = if *kind == StrKind::String {
+                    "NA"
+                } else {
+                    "NaN"
+                };
+                a.insert("na-value".into(), json!(na));
                 self.nullable_group(out, layout, &node, a, DType::Str, total)?
             }
             OutCol::NullInt(d) => self.nullable_group(
@@ -657,6 +682,99 @@ impl FrameJob {
             &array_attrs(DType::Bool, false),
         )?;
         Ok((v, Some(m), dtype))
+    }
+
+    /// The categories anndata's writer would turn this string column into, if any
+    /// (a pass over the column keeping its distinct values).
+    fn string_categories(
+        &self,
+        col: &ColumnPlan,
+        inputs: &[&dyn StoreReader],
+        total: u64,
+        block_rows: u64,
+    ) -> Result<Option<Vec<String>>> {
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+        for (i, (_, n)) in self.frames.iter().enumerate() {
+            let mut a = 0;
+            while a < *n {
+                let k = (*n - a).min(block_rows);
+                let chunk = col.chunk(inputs[i], i, a, k)?;
+                if let Data::Str(v) = chunk.values {
+                    for (j, s) in v.into_iter().enumerate() {
+                        if chunk.mask.as_ref().is_none_or(|m| !m[j]) {
+                            seen.insert(s);
+                        }
+                    }
+                }
+                if seen.len() as u64 >= total {
+                    return Ok(None);
+                }
+                a += k;
+            }
+        }
+        Ok(crate::value::categories_for(
+            seen.iter().map(|s| s.as_str()),
+            total as usize,
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_as_categorical(
+        &self,
+        col: &ColumnPlan,
+        cats: &[String],
+        inputs: &[&dyn StoreReader],
+        out: &dyn StoreWriter,
+        layout: &crate::layout::Layout,
+        total: u64,
+        block_rows: u64,
+    ) -> Result<()> {
+        let node = join(&self.node, &col.name);
+        let mut a = enc("categorical", "0.2.0");
+        a.insert("ordered".into(), json!(false));
+        out.create_group(&node, &a)?;
+        let code_t = code_dtype(cats.len());
+        let spec = layout.spec(&[total], code_t);
+        out.create_array(&join(&node, "codes"), &spec, &array_attrs(code_t, false))?;
+        write_whole(
+            out,
+            layout,
+            &join(&node, "categories"),
+            &Data::Str(cats.to_vec()),
+        )?;
+        let pos: std::collections::HashMap<&str, i64> = cats
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), i as i64))
+            .collect();
+        let mut codes = Appender::new(out, &join(&node, "codes"), &spec);
+        for (i, (_, n)) in self.frames.iter().enumerate() {
+            let mut r = 0;
+            while r < *n {
+                let k = (*n - r).min(block_rows);
+                let chunk = col.chunk(inputs[i], i, r, k)?;
+                let Data::Str(v) = chunk.values else {
+                    return Err(Error::invalid(
+                        inputs[i].path(),
+                        &node,
+                        "dataframe",
+                        "expected strings",
+                    ));
+                };
+                let block: Vec<i64> = v
+                    .iter()
+                    .enumerate()
+                    .map(|(j, s)| match &chunk.mask {
+                        Some(m) if m[j] => -1,
+                        _ => pos.get(s.as_str()).copied().unwrap_or(-1),
+                    })
+                    .collect();
+                codes.push(cast(Data::I64(block), code_t))?;
+                r += k;
+            }
+        }
+        codes.finish()?;
+        Ok(())
     }
 
     /// Whether the string column will hold a missing entry (a pre-pass over masks and
@@ -814,7 +932,7 @@ mod tests {
             OutCol::NullInt(DType::I64)
         );
         assert!(unify(
-            &[&ColType::Num(DType::I32), &ColType::Str { na_nan: true }],
+            &[&ColType::Num(DType::I32), &ColType::Str(StrKind::Object)],
             false
         )
         .is_err());

@@ -132,6 +132,15 @@ fn open_input(path: &Path, axis: usize) -> Result<Input> {
     })
 }
 
+/// Whether `node` holds a value: anndata writes absent elements (`raw`, `X`) as `null`.
+fn present(store: &dyn StoreReader, node: &str) -> Result<bool> {
+    if store.kind(node)?.is_none() {
+        return Ok(false);
+    }
+    let attrs = store.attrs(node)?;
+    Ok(attrs.get("encoding-type").and_then(|v| v.as_str()) != Some("null"))
+}
+
 fn children_of(store: &dyn StoreReader, group: &str) -> Result<Vec<String>> {
     Ok(match store.kind(group)? {
         Some(NodeKind::Group) => store.children(group)?,
@@ -377,7 +386,7 @@ pub fn plan(options: ConcatOptions) -> Result<ConcatPlan> {
             .into_iter()
             .map(|k| format!("layers/{k}"))
             .collect();
-        if input.store.kind("X")?.is_some() {
+        if present(input.store.as_ref(), "X")? {
             l.insert(0, "X".to_string());
         }
         layer_lists.push(l);
@@ -683,8 +692,8 @@ fn plan_raw(
 ) -> Result<Option<(MatrixJob, Vec<String>)>> {
     let has: Vec<bool> = inputs
         .iter()
-        .map(|i| i.store.kind("raw").map(|k| k.is_some()))
-        .collect::<std::result::Result<_, _>>()?;
+        .map(|i| present(i.store.as_ref(), "raw"))
+        .collect::<Result<_>>()?;
     if !has.iter().all(|&h| h) {
         if has.iter().any(|&h| h) {
             eprintln!("adcat: warning: only some inputs have raw; raw is not concatenated (as anndata does)");
