@@ -252,8 +252,8 @@ def test_overwrite_replaces(inputs, convert_ok, tmp_path, out_fmt):
 @pytest.mark.parametrize("out_fmt", ["h5ad", "zarr3"])
 def test_quiet_prints_nothing(small, run_adcat, tmp_path, out_fmt):
     dst = out_path(tmp_path, out_fmt)
-    rc, out, err = run_adcat("convert", small["zarr3"], dst, "--quiet")
-    assert (rc, out, err) == (0, "", ""), f"--quiet run printed something:\n{run_adcat}"
+    result = run_adcat("convert", small["zarr3"], dst, "--quiet")
+    assert (result.rc, result.stdout, result.stderr) == (0, "", ""), f"--quiet run printed something:\n{result}"
 
 
 @pytest.mark.parametrize("name", ["out.zip", "out.txt", "out", "out.zarr.tmp", "out.h5ad.bak"])
