@@ -1,0 +1,173 @@
+//! `adcat concat` on stores built by adcat itself, so these run without Python: shapes,
+//! values through every storage path, labels, and refusals. The anndata oracle
+//! (`tests/oracle/test_concat.py`) checks full semantics.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use adcat::concat::index::Reindex;
+use adcat::concat::merge::Strategy;
+use adcat::concat::{self, ConcatOptions};
+use adcat::layout::Layout;
+use adcat::store::{self, Compression, Data, Format, StoreReader};
+use adcat::value::{read_value, Value};
+use common::{write_sample, FORMATS};
+
+fn options(inputs: Vec<PathBuf>, output: PathBuf, format: Format) -> ConcatOptions {
+    ConcatOptions {
+        inputs,
+        output,
+        axis: 0,
+        outer: false,
+        merge: Strategy::None,
+        uns_merge: Strategy::None,
+        label: None,
+        keys: None,
+        index_unique: None,
+        fill_value: None,
+        pairwise: false,
+        layout: Layout {
+            format,
+            chunk_bytes: 1 << 20,
+            shard_bytes: Some(32 << 20),
+            compression: if format == Format::H5ad {
+                Compression::None
+            } else {
+                Compression::Lz4 { level: 5 }
+            },
+        },
+        max_memory: 512 << 20,
+        overwrite: false,
+        progress: false,
+    }
+}
+
+fn dense_of(v: &Value) -> (Vec<u64>, Vec<f64>) {
+    let to_f64 = |d: &Data| -> Vec<f64> {
+        match adcat::concat::dtype::cast(d.clone(), adcat::store::DType::F64) {
+            Data::F64(v) => v,
+            _ => unreachable!(),
+        }
+    };
+    match v {
+        Value::Array { data, shape } => (shape.clone(), to_f64(data)),
+        Value::Sparse(s) => {
+            let [r, c] = s.shape;
+            let mut out = vec![0.0; (r * c) as usize];
+            let vals = to_f64(&s.data);
+            let major = if s.csr { r } else { c } as usize;
+            for m in 0..major {
+                for k in s.indptr[m] as usize..s.indptr[m + 1] as usize {
+                    let n = s.indices[k] as usize;
+                    let (i, j) = if s.csr { (m, n) } else { (n, m) };
+                    out[i * c as usize + j] = vals[k];
+                }
+            }
+            (vec![r, c], out)
+        }
+        other => panic!("not a matrix: {other:?}"),
+    }
+}
+
+fn open(p: &Path) -> Box<dyn StoreReader> {
+    store::open(p).expect("open output")
+}
+
+#[test]
+fn two_samples_stack_in_every_format_pair() {
+    for fin in FORMATS {
+        for fout in FORMATS {
+            let dir = tempfile::tempdir().unwrap();
+            let a = dir.path().join(format!("a.{}", common::suffix(fin)));
+            let b = dir.path().join(format!("b.{}", common::suffix(fin)));
+            write_sample(&a, fin, |_| {});
+            write_sample(&b, fin, |_| {});
+            let out = dir.path().join(format!("o.{}", common::suffix(fout)));
+            let mut opts = options(vec![a.clone(), b], out.clone(), fout);
+            opts.label = Some("batch".into());
+            opts.index_unique = Some("-".into());
+            concat::concat(opts).unwrap_or_else(|e| panic!("{fin:?} -> {fout:?}: {e}"));
+            let (ra, ro) = (open(&a), open(&out));
+            let (shape_a, xa) = dense_of(&read_value(ra.as_ref(), "X").unwrap());
+            let (shape_o, xo) = dense_of(&read_value(ro.as_ref(), "X").unwrap());
+            assert_eq!(shape_o, vec![shape_a[0] * 2, shape_a[1]]);
+            assert_eq!(&xo[..xa.len()], &xa[..]);
+            assert_eq!(&xo[xa.len()..], &xa[..]);
+            let names = adcat::concat::frame::frame_index(ro.as_ref(), "obs").unwrap();
+            assert_eq!(names.len() as u64, shape_o[0]);
+            assert!(
+                names[0].ends_with("-0") && names.last().unwrap().ends_with("-1"),
+                "{names:?}"
+            );
+            match read_value(ro.as_ref(), "obs/batch").unwrap() {
+                Value::Categorical { codes, .. } => {
+                    assert_eq!(codes.iter().filter(|&&c| c == 1).count() as u64, shape_a[0]);
+                }
+                other => panic!("label column: {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn tiny_memory_budget_gives_the_same_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.zarr");
+    write_sample(&a, Format::ZarrV3, |_| {});
+    let mut outs = Vec::new();
+    for (i, budget) in [1u64 << 16, 512 << 20].into_iter().enumerate() {
+        let out = dir.path().join(format!("o{i}.h5ad"));
+        let mut opts = options(
+            vec![a.clone(), a.clone(), a.clone()],
+            out.clone(),
+            Format::H5ad,
+        );
+        opts.max_memory = budget;
+        concat::concat(opts).unwrap();
+        outs.push(dense_of(&read_value(open(&out).as_ref(), "X").unwrap()));
+    }
+    assert_eq!(outs[0], outs[1]);
+}
+
+#[test]
+fn refusals_leave_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.h5ad");
+    write_sample(&a, Format::H5ad, |_| {});
+    let out = dir.path().join("o.zarr");
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_adcat"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let a_s = a.to_str().unwrap();
+    let out_s = out.to_str().unwrap();
+    // No inputs: a usage error.
+    assert_eq!(run(&["concat", "-o", out_s]).0, 2);
+    // Wrong number of keys.
+    let (code, err) = run(&["concat", a_s, a_s, "-o", out_s, "--keys", "x"]);
+    assert_eq!(code, 2, "{err}");
+    // A fill value that is not a number.
+    let (code, _) = run(&["concat", a_s, "-o", out_s, "--fill-value", "lots"]);
+    assert_eq!(code, 2);
+    // A missing input: names the file.
+    let (code, err) = run(&["concat", a_s, "/nonexistent/x.zarr", "-o", out_s]);
+    assert_eq!(code, 1);
+    assert!(err.contains("/nonexistent/x.zarr"), "{err}");
+    assert_eq!(common::listing(dir.path()), vec!["a.h5ad"]);
+}
+
+#[test]
+fn reindex_by_name_is_used_for_outer_joins() {
+    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let r = Reindex::by_name(&names(&["g2", "g1"]), &names(&["g1", "g2", "g3"]));
+    assert_eq!(r.old_to_new, vec![Some(1), Some(0)]);
+    assert!(r.has_missing());
+}
