@@ -28,7 +28,7 @@ pub enum Command {
     /// Show the elements and on-disk layout of an AnnData store.
     Inspect(InspectArgs),
     /// Concatenate AnnData stores along obs or var, as anndata.concat does, out of core.
-    Concat(ConcatArgs),
+    Concat(Box<ConcatArgs>),
 }
 
 #[derive(Debug, clap::Args)]

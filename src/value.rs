@@ -695,6 +695,7 @@ fn same_set(a: &Data, b: &Data) -> bool {
 }
 
 /// The element at `i` as a one-element block.
+#[allow(clippy::clone_on_copy)] // one body for every element type, strings included
 pub fn take1(d: &Data, i: usize) -> Data {
     crate::with_data!(d, v => Data::from(vec![v[i].clone()]))
 }
@@ -708,6 +709,15 @@ macro_rules! data_from {
 }
 data_from!(bool => Bool, i8 => I8, i16 => I16, i32 => I32, i64 => I64, u8 => U8, u16 => U16,
     u32 => U32, u64 => U64, f32 => F32, f64 => F64, String => Str);
+
+/// Whether the element at `i` is non-zero (NaN counts as non-zero, as in numpy).
+pub fn nonzero(d: &Data, i: usize) -> bool {
+    match d {
+        Data::Bool(v) => v[i],
+        Data::Str(v) => !v[i].is_empty(),
+        other => as_f64(other, i).is_none_or(|x| x != 0.0),
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -802,14 +812,5 @@ mod tests {
         assert_eq!(code_dtype(126), DType::I8);
         assert_eq!(code_dtype(127), DType::I16);
         assert_eq!(code_dtype(40_000), DType::I32);
-    }
-}
-
-/// Whether the element at `i` is non-zero (NaN counts as non-zero, as in numpy).
-pub fn nonzero(d: &Data, i: usize) -> bool {
-    match d {
-        Data::Bool(v) => v[i],
-        Data::Str(v) => !v[i].is_empty(),
-        other => as_f64(other, i).is_none_or(|x| x != 0.0),
     }
 }

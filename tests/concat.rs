@@ -59,10 +59,14 @@ fn dense_of(v: &Value) -> (Vec<u64>, Vec<f64>) {
             let vals = to_f64(&s.data);
             let major = if s.csr { r } else { c } as usize;
             for m in 0..major {
-                for k in s.indptr[m] as usize..s.indptr[m + 1] as usize {
-                    let n = s.indices[k] as usize;
-                    let (i, j) = if s.csr { (m, n) } else { (n, m) };
-                    out[i * c as usize + j] = vals[k];
+                let run = s.indptr[m] as usize..s.indptr[m + 1] as usize;
+                for (&n, &v) in s.indices[run.clone()].iter().zip(&vals[run]) {
+                    let (i, j) = if s.csr {
+                        (m, n as usize)
+                    } else {
+                        (n as usize, m)
+                    };
+                    out[i * c as usize + j] = v;
                 }
             }
             (vec![r, c], out)

@@ -143,11 +143,14 @@ fn invalid_flags_exit_2() {
 }
 
 /// Each case breaks the sample in one way and names what the error must mention.
-fn broken_cases() -> Vec<(
+/// (case name, how the sample is damaged, what the message must name).
+type BrokenCase = (
     &'static str,
     Box<dyn Fn(&dyn store::StoreWriter)>,
     &'static str,
-)> {
+);
+
+fn broken_cases() -> Vec<BrokenCase> {
     vec![
         (
             "missing encoding-type",

@@ -152,7 +152,7 @@ pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     }
     let (pa, pb) = (parts(a), parts(b));
     // A key always starts with text, empty when the string starts with a digit.
-    fn key<'s>(p: Vec<(bool, &'s str)>) -> Vec<(bool, &'s str)> {
+    fn key(p: Vec<(bool, &str)>) -> Vec<(bool, &str)> {
         if p.first().is_some_and(|(digit, _)| *digit) {
             let mut v = vec![(false, "")];
             v.extend(p);

@@ -636,8 +636,8 @@ fn fetch_transposed(
             let d = cast(store.read(&data_node, &[p0], &[p1 - p0])?, dtype);
             let mut keep = Vec::new();
             for j in j0..j1 {
-                for k in (ptr[j as usize] - p0) as usize..(ptr[j as usize + 1] - p0) as usize {
-                    let m = idx[k];
+                let run = (ptr[j as usize] - p0) as usize..(ptr[j as usize + 1] - p0) as usize;
+                for (k, &m) in run.clone().zip(&idx[run]) {
                     if m >= src_minor {
                         return Err(Error::invalid(
                             store.path(),

@@ -90,10 +90,8 @@ fn check_structure(store: &dyn StoreReader, elem: &Element) -> Result<()> {
             }
         }
         EncodingType::Csr | EncodingType::Csc => check_sparse(store, elem)?,
-        EncodingType::Categorical => {
-            if !elem.attrs.get("ordered").is_some_and(|v| v.is_boolean()) {
-                return Err(bad("missing boolean ordered attribute".into()));
-            }
+        EncodingType::Categorical if !elem.attrs.get("ordered").is_some_and(|v| v.is_boolean()) => {
+            return Err(bad("missing boolean ordered attribute".into()));
         }
         _ => {}
     }

@@ -237,11 +237,10 @@ pub fn write_sample(path: &Path, format: Format, tamper: impl FnOnce(&dyn store:
 }
 
 /// Every node below `node`, with its attributes and (for arrays) its full contents.
-pub fn dump(
-    s: &dyn StoreReader,
-    node: &str,
-    out: &mut Vec<(String, Attrs, Option<(Vec<u64>, Data)>)>,
-) {
+/// A node's path, attributes and, for arrays, shape and contents.
+pub type DumpedNode = (String, Attrs, Option<(Vec<u64>, Data)>);
+
+pub fn dump(s: &dyn StoreReader, node: &str, out: &mut Vec<DumpedNode>) {
     // Attribute order carries no meaning (and backends differ in it): sort the keys.
     let mut sorted: Vec<_> = s.attrs(node).expect("attrs").into_iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
