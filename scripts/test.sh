@@ -17,4 +17,4 @@ echo "== cargo test"
 cargo test --release
 echo "== oracle tests (anndata)"
 export ADCAT_BIN="$PWD/target/release/adcat"
-.venv/bin/python -m pytest tests/oracle -q "$@"
+.venv/bin/python -m pytest tests/oracle -q -n "${ADCAT_TEST_JOBS:-2}" "$@"
