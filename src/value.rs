@@ -273,7 +273,8 @@ pub fn value_len(v: &Value) -> Option<u64> {
     }
 }
 
-fn enc(kind: &str, version: &str) -> Attrs {
+/// Encoding attributes of an element.
+pub fn enc(kind: &str, version: &str) -> Attrs {
     let mut a = Attrs::new();
     a.insert("encoding-type".into(), json!(kind));
     a.insert("encoding-version".into(), json!(version));

@@ -8,7 +8,7 @@ use crate::concat::index::natural_cmp;
 use crate::encoding::{Element, EncodingType};
 use crate::error::{Error, Result};
 use crate::store::{join, Attrs, DType, Data, StoreReader, StoreWriter};
-use crate::value::{array_attrs, code_dtype, frame_attrs, read_strings, read_value, Value};
+use crate::value::{array_attrs, code_dtype, enc, frame_attrs, read_strings, read_value, Value};
 use serde_json::json;
 
 /// The three ways pandas holds strings: `object` (read from `string-array`), `str`
@@ -429,13 +429,6 @@ impl ColumnPlan {
             }
         })
     }
-}
-
-fn enc(kind: &str, version: &str) -> Attrs {
-    let mut a = Attrs::new();
-    a.insert("encoding-type".into(), json!(kind));
-    a.insert("encoding-version".into(), json!(version));
-    a
 }
 
 /// The concatenation-axis dataframe to write.

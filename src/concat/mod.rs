@@ -24,8 +24,8 @@ use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::output::Staged;
 use crate::progress::Progress;
-use crate::store::{self, join, Attrs, DType, NodeKind, StoreReader};
-use crate::value::{read_value, write_frame, write_value, Frame, Value};
+use crate::store::{self, join, DType, NodeKind, StoreReader};
+use crate::value::{enc, read_value, write_frame, write_value, Frame, Value};
 use frame::{col_type, frame_index, frame_shape, unify, ColumnPlan, FrameJob};
 use index::{first_duplicate, merge_indices, Reindex};
 use matrix::{MatrixJob, OutKind, Part, Source, Storage};
@@ -146,6 +146,20 @@ fn children_of(store: &dyn StoreReader, group: &str) -> Result<Vec<String>> {
         Some(NodeKind::Group) => store.children(group)?,
         _ => Vec::new(),
     })
+}
+
+/// Each input's entries of `group`, and the entries the result has under the join.
+fn group_keys(
+    inputs: &[Input],
+    group: &str,
+    outer: bool,
+) -> Result<(Vec<Vec<String>>, Vec<String>)> {
+    let lists: Vec<Vec<String>> = inputs
+        .iter()
+        .map(|i| children_of(i.store.as_ref(), group))
+        .collect::<Result<_>>()?;
+    let keys = join_keys(&lists, outer);
+    Ok((lists, keys))
 }
 
 fn join_keys(lists: &[Vec<String>], outer: bool) -> Vec<String> {
@@ -426,11 +440,8 @@ pub fn plan(options: ConcatOptions) -> Result<ConcatPlan> {
 
     // {axis}m: stacked along the axis; widths reconciled by position.
     let group = format!("{axis_name}m");
-    let lists: Vec<Vec<String>> = inputs
-        .iter()
-        .map(|i| children_of(i.store.as_ref(), &group))
-        .collect::<Result<_>>()?;
-    for key in join_keys(&lists, options.outer) {
+    let (lists, keys) = group_keys(&inputs, &group, options.outer)?;
+    for key in keys {
         let node = join(&group, &key);
         let mut srcs = Vec::with_capacity(n);
         for (i, input) in inputs.iter().enumerate() {
@@ -467,11 +478,8 @@ pub fn plan(options: ConcatOptions) -> Result<ConcatPlan> {
     // {axis}p: block diagonal, only when asked for.
     if options.pairwise {
         let group = format!("{axis_name}p");
-        let lists: Vec<Vec<String>> = inputs
-            .iter()
-            .map(|i| children_of(i.store.as_ref(), &group))
-            .collect::<Result<_>>()?;
-        for key in join_keys(&lists, options.outer) {
+        let (lists, keys) = group_keys(&inputs, &group, options.outer)?;
+        for key in keys {
             let node = join(&group, &key);
             let mut parts = Vec::with_capacity(n);
             let mut dtypes = Vec::new();
@@ -731,13 +739,6 @@ fn plan_raw(
     )
     .ok_or_else(|| no_common_dtype("raw/X", &options.inputs))?;
     Ok(Some((job, raw_names)))
-}
-
-fn enc(kind: &str, version: &str) -> Attrs {
-    let mut a = Attrs::new();
-    a.insert("encoding-type".into(), json!(kind));
-    a.insert("encoding-version".into(), json!(version));
-    a
 }
 
 /// Summary of a finished run, for `--report-json`.
