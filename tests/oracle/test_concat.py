@@ -158,3 +158,13 @@ def test_report_json(tmp_path: Path) -> None:
     assert r["device"] == "cpu"
     assert r["peak_rss_bytes"] > 0
     assert [e["path"] for e in r["elements"]] == ["X"]
+
+
+@pytest.mark.parametrize("join", ["inner", "outer"])
+def test_raw_concatenated_when_every_input_has_it(join: str, tmp_path: Path) -> None:
+    inputs = []
+    for n, names in ((3, ["a", "b", "c"]), (2, ["c", "a", "d"])):
+        a = small(n, names)
+        a.raw = a.copy()
+        inputs.append(a[:, :2].copy())
+    run_case(Case(10, inputs, ["h5ad", "zarr3"], "zarr2", {"join": join}), tmp_path)
