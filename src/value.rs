@@ -19,6 +19,41 @@ pub struct Sparse {
     pub indptr: Vec<i64>,
 }
 
+impl Sparse {
+    /// The compressed-sparse invariants everything reading `indptr`/`indices` relies on.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let (major, minor) = if self.csr {
+            (self.shape[0], self.shape[1])
+        } else {
+            (self.shape[1], self.shape[0])
+        };
+        let nnz = self.indices.len() as i64;
+        if self.indptr.len() as u64 != major + 1 {
+            return Err(format!(
+                "indptr has {} entries, expected {}",
+                self.indptr.len(),
+                major + 1
+            ));
+        }
+        if self.data.len() as i64 != nnz {
+            return Err(format!(
+                "data has {} entries but indices has {nnz}",
+                self.data.len()
+            ));
+        }
+        if self.indptr.first() != Some(&0) || self.indptr.last() != Some(&nnz) {
+            return Err(format!("indptr must run from 0 to {nnz}"));
+        }
+        if self.indptr.windows(2).any(|w| w[1] < w[0]) {
+            return Err("indptr decreases".into());
+        }
+        if let Some(bad) = self.indices.iter().find(|&&i| i < 0 || i as u64 >= minor) {
+            return Err(format!("index {bad} out of range for {minor} positions"));
+        }
+        Ok(())
+    }
+}
+
 /// Which pandas extension array a `values` + `mask` pair encodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NullableKind {
@@ -164,13 +199,15 @@ pub fn read_value(store: &dyn StoreReader, node: &str) -> Result<Value> {
         }
         EncodingType::Csr | EncodingType::Csc => {
             let (r, c) = elem.sparse_shape(store)?;
-            Value::Sparse(Sparse {
+            let s = Sparse {
                 csr: elem.encoding == EncodingType::Csr,
                 shape: [r, c],
                 data: read_1d(store, &elem, "data")?,
                 indices: to_index(store, &elem, "indices")?,
                 indptr: to_index(store, &elem, "indptr")?,
-            })
+            };
+            s.check().map_err(bad)?;
+            Value::Sparse(s)
         }
         EncodingType::Categorical => {
             let ordered = elem
@@ -805,6 +842,30 @@ mod tests {
         let mut c = a.clone();
         c.indices = vec![0];
         assert!(!equal(&Value::Sparse(a), &Value::Sparse(c)));
+    }
+
+    #[test]
+    fn broken_sparse_is_refused() {
+        let good = Sparse {
+            csr: true,
+            shape: [2, 3],
+            data: Data::F32(vec![1.0, 2.0]),
+            indices: vec![0, 2],
+            indptr: vec![0, 1, 2],
+        };
+        assert!(good.check().is_ok());
+        let mut s = good.clone();
+        s.indptr = vec![0, 2, 1];
+        assert!(s.check().unwrap_err().contains("indptr"));
+        let mut s = good.clone();
+        s.indices = vec![0, 3];
+        assert!(s.check().unwrap_err().contains("out of range"));
+        let mut s = good.clone();
+        s.indptr = vec![0, 1];
+        assert!(s.check().is_err());
+        let mut s = good;
+        s.data = Data::F32(vec![1.0]);
+        assert!(s.check().is_err());
     }
 
     #[test]

@@ -623,6 +623,14 @@ fn fetch_transposed(
     let mut vals = Data::with_capacity(dtype, 0);
     let step = (block_bytes / 64).max(1024);
     let ptr = read_index(store, &indptr_node, 0, src_major + 1)?;
+    if ptr.windows(2).any(|w| w[1] < w[0]) {
+        return Err(Error::invalid(
+            store.path(),
+            &indptr_node,
+            "sparse index",
+            "indptr decreases",
+        ));
+    }
     let mut j0 = 0u64;
     while j0 < src_major {
         // A run of input lines holding at most `step` entries (at least one line).
