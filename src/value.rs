@@ -483,7 +483,7 @@ pub fn write_value(w: &dyn StoreWriter, layout: &Layout, node: &str, value: &Val
                 &array_attrs(DType::Bool, false),
             )?;
         }
-        Value::Frame(f) => write_frame(w, layout, node, f)?,
+        Value::Frame(f) => write_frame(w, layout, node, f, false)?,
         Value::Null => {
             // No value to store; a 0-d placeholder carries the encoding, as anndata does.
             let spec = layout.spec(&[], DType::Bool);
@@ -500,7 +500,15 @@ pub fn frame_attrs(index_name: &str, columns: &[String]) -> Attrs {
     a
 }
 
-pub fn write_frame(w: &dyn StoreWriter, layout: &Layout, node: &str, f: &Frame) -> Result<()> {
+/// Writes a dataframe as anndata writes one; `annotation`: it is obs, var or raw/var,
+/// whose repetitive string columns anndata's writer turns into categoricals.
+pub fn write_frame(
+    w: &dyn StoreWriter,
+    layout: &Layout,
+    node: &str,
+    f: &Frame,
+    annotation: bool,
+) -> Result<()> {
     let names: Vec<String> = f.columns.iter().map(|(n, _)| n.clone()).collect();
     w.create_group(node, &frame_attrs(&f.index_name, &names))?;
     // anndata 0.13 writes indexes as pandas `str` arrays: nullable, missing as NaN.
@@ -511,7 +519,7 @@ pub fn write_frame(w: &dyn StoreWriter, layout: &Layout, node: &str, f: &Frame) 
     };
     write_value(w, layout, &join(node, &f.index_name), &index)?;
     for (name, col) in &f.columns {
-        match strings_as_categorical(col) {
+        match strings_as_categorical(col).filter(|_| annotation) {
             Some(cat) => write_value(w, layout, &join(node, name), &cat)?,
             None => write_value(w, layout, &join(node, name), col)?,
         }

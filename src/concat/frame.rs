@@ -198,7 +198,11 @@ pub fn unify(types: &[&ColType], has_missing: bool) -> std::result::Result<OutCo
                     ordered: true,
                 });
             }
-            return Err("ordered categoricals with different categories become objects".into());
+            // pandas then falls back to `object`, which anndata writes as strings.
+            if cats.iter().all(|c| c.0.dtype() == DType::Str) {
+                return Ok(OutCol::Str(StrKind::Object));
+            }
+            return Err("ordered categoricals with different non-string categories".into());
         }
         // pandas turns a categorical of strings next to strings into strings.
         let strings_only = types.iter().all(|t| match t {
@@ -442,6 +446,9 @@ pub struct FrameJob {
     pub label: Option<String>,
     pub keys: Vec<String>,
     pub index_unique: Option<String>,
+    /// anndata's writer turns repetitive string columns of obs, var and raw/var (not
+    /// of dataframes elsewhere) into categoricals.
+    pub strings_to_categoricals: bool,
 }
 
 impl FrameJob {
@@ -563,7 +570,7 @@ impl FrameJob {
         block_rows: u64,
     ) -> Result<()> {
         let node = join(&self.node, &col.name);
-        if matches!(col.out, OutCol::Str(_)) {
+        if self.strings_to_categoricals && matches!(col.out, OutCol::Str(_)) {
             if let Some(cats) = self.string_categories(col, inputs, total, block_rows)? {
                 return self
                     .write_as_categorical(col, &cats, inputs, out, layout, total, block_rows);

@@ -83,11 +83,12 @@ pub struct ConcatPlan {
     pub shape: [u64; 2],
     pub frame: FrameJob,
     pub alt_frame: Frame,
+    /// Dataframes inside `{axis}m`, concatenated like the axis dataframe.
+    pub axis_m_frames: Vec<FrameJob>,
     pub matrices: Vec<MatrixJob>,
     /// Whole values: `{alt}m`, `{alt}p` entries and `uns`.
     pub values: Vec<(String, Value)>,
-    /// Matrices under `raw/`, with raw's var names.
-    pub raw: Option<(MatrixJob, Vec<String>)>,
+    pub raw: Option<RawPlan>,
     pub payload_bytes: u64,
 }
 
@@ -389,7 +390,18 @@ pub fn plan(options: ConcatOptions) -> Result<ConcatPlan> {
     shape[axis] = total;
     shape[alt] = alt_names.len() as u64;
 
-    let frame = plan_frame(&inputs, &options, axis_name, &keys)?;
+    let frame = plan_frame(
+        &inputs,
+        &options,
+        FrameSources {
+            out: axis_name.to_string(),
+            frames: vec![Some(axis_name.to_string()); n],
+            index: axis_name.to_string(),
+            label: options.label.clone(),
+            strings_to_categoricals: true,
+        },
+        &keys,
+    )?;
     let alt_frame = plan_alt_frame(&inputs, &options, alt_name, &alt_names, &reindex)?;
 
     let mut matrices = Vec::new();
@@ -439,41 +451,14 @@ pub fn plan(options: ConcatOptions) -> Result<ConcatPlan> {
     }
 
     // {axis}m: stacked along the axis; widths reconciled by position.
-    let group = format!("{axis_name}m");
-    let (lists, keys) = group_keys(&inputs, &group, options.outer)?;
-    for key in keys {
-        let node = join(&group, &key);
-        let mut srcs = Vec::with_capacity(n);
-        for (i, input) in inputs.iter().enumerate() {
-            srcs.push(if lists[i].contains(&key) {
-                Some(aligned_source(input, &node, axis)?)
-            } else {
-                None
-            });
-        }
-        let widths: Vec<u64> = srcs.iter().flatten().map(|s: &Source| s.shape[1]).collect();
-        let width = if options.outer {
-            widths.iter().max()
-        } else {
-            widths.iter().min()
-        }
-        .copied()
-        .unwrap_or(0);
-        let parts: Vec<Part> = srcs
-            .into_iter()
-            .enumerate()
-            .map(|(i, s)| Part {
-                input: i,
-                alt: Reindex::by_position(s.as_ref().map_or(0, |s| s.shape[1]), width),
-                source: s,
-                len: lens[i],
-                offset: offsets[i],
-            })
-            .collect();
-        let job = matrix_job(node.clone(), 0, parts, [total, width], options.fill_value)
-            .ok_or_else(|| no_common_dtype(&node, &options.inputs))?;
-        matrices.push(job);
-    }
+    let (axis_m, axis_m_frames) = plan_axis_mapping(
+        &inputs,
+        &options,
+        &format!("{axis_name}m"),
+        axis_name,
+        &keys,
+    )?;
+    matrices.extend(axis_m);
 
     // {axis}p: block diagonal, only when asked for.
     if options.pairwise {
@@ -530,16 +515,19 @@ pub fn plan(options: ConcatOptions) -> Result<ConcatPlan> {
             let mut m = Vec::new();
             for key in children_of(input.store.as_ref(), &group)? {
                 let v = read_value(input.store.as_ref(), &join(&group, &key))?;
-                if matches!(v, Value::Frame(_)) {
-                    return Err(Error::UnsupportedElement {
-                        file: input.store.path().to_path_buf(),
-                        node: join(&group, &key),
-                        encoding: "dataframe (inside varm/obsm, not yet concatenated by adcat)"
-                            .into(),
-                        version: "0.2.0".into(),
-                    });
-                }
-                let mut v = align::reindex_array(&v, &reindex[i], 0);
+                let mut v = match v {
+                    // Rows follow the names of the result, as `DataFrame.reindex` gives them.
+                    Value::Frame(f) => Value::Frame(Frame {
+                        index_name: f.index_name,
+                        index: alt_names.clone(),
+                        columns: f
+                            .columns
+                            .iter()
+                            .map(|(k, c)| (k.clone(), align::reindex_column(c, &reindex[i])))
+                            .collect(),
+                    }),
+                    v => align::reindex_array(&v, &reindex[i], 0),
+                };
                 if both {
                     v = align::reindex_array(&v, &reindex[i], 1);
                 }
@@ -564,7 +552,7 @@ pub fn plan(options: ConcatOptions) -> Result<ConcatPlan> {
         Value::Dict(merge_values(&uns, options.uns_merge)),
     ));
 
-    let raw = plan_raw(&inputs, &options, axis, &lens, &offsets, total)?;
+    let raw = plan_raw(&inputs, &options, &reindex, &alt_names, &keys)?;
     let payload_bytes = matrices
         .iter()
         .map(|m| match m.kind {
@@ -577,6 +565,7 @@ pub fn plan(options: ConcatOptions) -> Result<ConcatPlan> {
         shape,
         frame,
         alt_frame,
+        axis_m_frames,
         matrices,
         values,
         raw,
@@ -584,74 +573,190 @@ pub fn plan(options: ConcatOptions) -> Result<ConcatPlan> {
     })
 }
 
-fn aligned_source(input: &Input, node: &str, axis: usize) -> Result<Source> {
+fn aligned_source(input: &Input, node: &str, rows: u64) -> Result<Source> {
     let s = source(input.store.as_ref(), node)?;
-    if s.shape[0] != input.shape[axis] {
+    if s.shape[0] != rows {
         return Err(Error::invalid(
             input.store.path(),
             node,
             "matrix",
-            format!("has {} rows, expected {}", s.shape[0], input.shape[axis]),
+            format!("has {} rows, expected {rows}", s.shape[0]),
         ));
     }
     Ok(s)
 }
 
+/// One dataframe to concatenate: where each input keeps its columns and its row names.
+struct FrameSources {
+    out: String,
+    /// Per input, the dataframe holding its columns (`None`: the input lacks it).
+    frames: Vec<Option<String>>,
+    /// The dataframe whose index names the rows, the same node in every input.
+    index: String,
+    label: Option<String>,
+    strings_to_categoricals: bool,
+}
+
 fn plan_frame(
     inputs: &[Input],
     options: &ConcatOptions,
-    axis_name: &str,
+    src: FrameSources,
     keys: &[String],
 ) -> Result<FrameJob> {
     let mut col_lists = Vec::with_capacity(inputs.len());
     let mut frames = Vec::with_capacity(inputs.len());
-    for input in inputs {
-        let (cols, n) = frame_shape(input.store.as_ref(), axis_name)?;
-        if let Some(dup) = first_duplicate(&cols) {
-            return Err(Error::invalid(
-                input.store.path(),
-                axis_name,
-                "dataframe",
-                format!("column {dup:?} occurs twice"),
-            ));
-        }
+    for (input, node) in inputs.iter().zip(&src.frames) {
+        let (_, n) = frame_shape(input.store.as_ref(), &src.index)?;
+        let cols = match node {
+            Some(node) => {
+                let (cols, rows) = frame_shape(input.store.as_ref(), node)?;
+                if rows != n {
+                    return Err(Error::invalid(
+                        input.store.path(),
+                        node,
+                        "dataframe",
+                        format!("has {rows} rows, expected {n}"),
+                    ));
+                }
+                if let Some(dup) = first_duplicate(&cols) {
+                    return Err(Error::invalid(
+                        input.store.path(),
+                        node,
+                        "dataframe",
+                        format!("column {dup:?} occurs twice"),
+                    ));
+                }
+                cols
+            }
+            None => Vec::new(),
+        };
         col_lists.push(cols);
-        frames.push((axis_name.to_string(), n));
+        frames.push((src.index.clone(), n));
     }
     let mut columns = Vec::new();
     for name in join_keys(&col_lists, options.outer) {
         let mut sources = Vec::with_capacity(inputs.len());
         for (i, input) in inputs.iter().enumerate() {
-            sources.push(if col_lists[i].contains(&name) {
-                let node = join(axis_name, &name);
-                let t = col_type(input.store.as_ref(), &node)?;
-                Some((node, t))
-            } else {
-                None
+            sources.push(match &src.frames[i] {
+                Some(frame) if col_lists[i].contains(&name) => {
+                    let node = join(frame, &name);
+                    let t = col_type(input.store.as_ref(), &node)?;
+                    Some((node, t))
+                }
+                _ => None,
             });
         }
         let types: Vec<&frame::ColType> = sources.iter().flatten().map(|s| &s.1).collect();
-        let has_missing = sources
-            .iter()
-            .zip(&frames)
-            .any(|(s, f)| s.is_none() && f.1 > 0)
-            || sources.iter().any(|s| s.is_none());
+        let has_missing = sources.iter().any(|s| s.is_none());
         let out = unify(&types, has_missing).map_err(|why| {
             Error::Usage(format!(
-                "{}:/{axis_name}/{name}: cannot combine this column across inputs: {why}",
-                options.inputs[sources.iter().position(|s| s.is_some()).unwrap_or(0)].display()
+                "{}:/{}/{name}: cannot combine this column across inputs: {why}",
+                options.inputs[sources.iter().position(|s| s.is_some()).unwrap_or(0)].display(),
+                src.out
             ))
         })?;
         columns.push(ColumnPlan { name, out, sources });
     }
     Ok(FrameJob {
-        node: axis_name.to_string(),
+        node: src.out,
         frames,
         columns,
-        label: options.label.clone(),
+        label: src.label,
         keys: keys.to_vec(),
         index_unique: options.index_unique.clone(),
+        strings_to_categoricals: src.strings_to_categoricals,
     })
+}
+
+/// Entries of a mapping aligned with the concatenation axis (`obsm` along obs,
+/// `raw/varm` along var): arrays stacked with widths reconciled by position,
+/// dataframes concatenated as the axis dataframe is.
+fn plan_axis_mapping(
+    inputs: &[Input],
+    options: &ConcatOptions,
+    group: &str,
+    index_frame: &str,
+    keys: &[String],
+) -> Result<(Vec<MatrixJob>, Vec<FrameJob>)> {
+    let n = inputs.len();
+    let lens: Vec<u64> = inputs
+        .iter()
+        .map(|i| frame_shape(i.store.as_ref(), index_frame).map(|f| f.1))
+        .collect::<Result<_>>()?;
+    let offsets: Vec<u64> = lens
+        .iter()
+        .scan(0, |acc, &l| {
+            let o = *acc;
+            *acc += l;
+            Some(o)
+        })
+        .collect();
+    let total: u64 = lens.iter().sum();
+    let (lists, entries) = group_keys(inputs, group, options.outer)?;
+    let (mut matrices, mut frames) = (Vec::new(), Vec::new());
+    for key in entries {
+        let node = join(group, &key);
+        let mut is_frame = Vec::with_capacity(n);
+        for (i, input) in inputs.iter().enumerate() {
+            is_frame.push(if lists[i].contains(&key) {
+                Some(
+                    Element::open(input.store.as_ref(), &node)?.encoding == EncodingType::DataFrame,
+                )
+            } else {
+                None
+            });
+        }
+        if is_frame.iter().any(|f| *f == Some(true)) {
+            if let Some(i) = is_frame.iter().position(|f| *f == Some(false)) {
+                return Err(Error::invalid(
+                    inputs[i].store.path(),
+                    &node,
+                    "dataframe",
+                    "is an array where another input has a dataframe; they cannot be concatenated",
+                ));
+            }
+            let sources = FrameSources {
+                out: node.clone(),
+                frames: is_frame.iter().map(|f| f.map(|_| node.clone())).collect(),
+                index: index_frame.to_string(),
+                label: None,
+                strings_to_categoricals: false,
+            };
+            frames.push(plan_frame(inputs, options, sources, keys)?);
+            continue;
+        }
+        let mut srcs = Vec::with_capacity(n);
+        for (i, input) in inputs.iter().enumerate() {
+            srcs.push(if lists[i].contains(&key) {
+                Some(aligned_source(input, &node, lens[i])?)
+            } else {
+                None
+            });
+        }
+        let widths: Vec<u64> = srcs.iter().flatten().map(|s: &Source| s.shape[1]).collect();
+        let width = if options.outer {
+            widths.iter().max()
+        } else {
+            widths.iter().min()
+        }
+        .copied()
+        .unwrap_or(0);
+        let parts: Vec<Part> = srcs
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| Part {
+                input: i,
+                alt: Reindex::by_position(s.as_ref().map_or(0, |s| s.shape[1]), width),
+                source: s,
+                len: lens[i],
+                offset: offsets[i],
+            })
+            .collect();
+        let job = matrix_job(node.clone(), 0, parts, [total, width], options.fill_value)
+            .ok_or_else(|| no_common_dtype(&node, &options.inputs))?;
+        matrices.push(job);
+    }
+    Ok((matrices, frames))
 }
 
 fn plan_alt_frame(
@@ -690,14 +795,29 @@ fn plan_alt_frame(
     })
 }
 
+/// `raw`, concatenated as anndata does: as an AnnData of raw's X, var and varm, with
+/// the same join, label, keys and index suffix, but no merge of the other axis.
+pub struct RawPlan {
+    pub x: MatrixJob,
+    pub var: RawVar,
+    /// `raw/varm`: along var it is concatenated; along obs nothing of it survives.
+    pub varm: (Vec<MatrixJob>, Vec<FrameJob>),
+}
+
+pub enum RawVar {
+    /// Along obs: the joined var names, without columns.
+    Names(Vec<String>),
+    /// Along var: raw's var dataframes concatenated.
+    Concat(FrameJob),
+}
+
 fn plan_raw(
     inputs: &[Input],
     options: &ConcatOptions,
-    axis: usize,
-    lens: &[u64],
-    offsets: &[u64],
-    total: u64,
-) -> Result<Option<(MatrixJob, Vec<String>)>> {
+    reindex: &[Reindex],
+    alt_names: &[String],
+    keys: &[String],
+) -> Result<Option<RawPlan>> {
     let has: Vec<bool> = inputs
         .iter()
         .map(|i| present(i.store.as_ref(), "raw"))
@@ -708,37 +828,86 @@ fn plan_raw(
         }
         return Ok(None);
     }
-    if axis != 0 {
-        return Err(Error::Usage(
-            "concatenating raw along var is not supported yet".into(),
-        ));
-    }
     let names: Vec<Vec<String>> = inputs
         .iter()
         .map(|i| frame_index(i.store.as_ref(), "raw/var"))
         .collect::<Result<_>>()?;
-    let lists: Vec<&[String]> = names.iter().map(|v| v.as_slice()).collect();
-    let raw_names = merge_indices(&lists, options.outer);
-    let mut parts = Vec::new();
-    for (i, input) in inputs.iter().enumerate() {
+    let mut sources = Vec::with_capacity(inputs.len());
+    for (input, raw_vars) in inputs.iter().zip(&names) {
         let src = source(input.store.as_ref(), "raw/X")?;
+        let expected = [input.shape[0], raw_vars.len() as u64];
+        if src.shape != expected {
+            return Err(Error::invalid(
+                input.store.path(),
+                "raw/X",
+                "matrix",
+                format!(
+                    "shape {:?} differs from (n_obs, raw n_vars) {expected:?}",
+                    src.shape
+                ),
+            ));
+        }
+        sources.push(src);
+    }
+    let axis = options.axis;
+    let lens: Vec<u64> = sources.iter().map(|s| s.shape[axis]).collect();
+    let total: u64 = lens.iter().sum();
+    let mut offset = 0;
+    let mut parts = Vec::with_capacity(inputs.len());
+    let raw_names = (axis == 0).then(|| {
+        let lists: Vec<&[String]> = names.iter().map(|v| v.as_slice()).collect();
+        merge_indices(&lists, options.outer)
+    });
+    for (i, src) in sources.into_iter().enumerate() {
+        let alt = match &raw_names {
+            Some(raw_names) => Reindex::by_name(&names[i], raw_names),
+            None => reindex[i].clone(),
+        };
         parts.push(Part {
             input: i,
             source: Some(src),
             len: lens[i],
-            offset: offsets[i],
-            alt: Reindex::by_name(&names[i], &raw_names),
+            offset,
+            alt,
         });
+        offset += lens[i];
     }
-    let job = matrix_job(
-        "raw/X".into(),
-        0,
-        parts,
-        [total, raw_names.len() as u64],
-        options.fill_value,
-    )
-    .ok_or_else(|| no_common_dtype("raw/X", &options.inputs))?;
-    Ok(Some((job, raw_names)))
+    let mut shape = [0u64; 2];
+    shape[axis] = total;
+    shape[1 - axis] = match &raw_names {
+        Some(r) => r.len() as u64,
+        None => alt_names.len() as u64,
+    };
+    let x = matrix_job("raw/X".into(), axis, parts, shape, options.fill_value)
+        .ok_or_else(|| no_common_dtype("raw/X", &options.inputs))?;
+    let plan = match raw_names {
+        Some(raw_names) => RawPlan {
+            x,
+            var: RawVar::Names(raw_names),
+            varm: (Vec::new(), Vec::new()),
+        },
+        None => {
+            let var = plan_frame(
+                inputs,
+                options,
+                FrameSources {
+                    out: "raw/var".into(),
+                    frames: vec![Some("raw/var".into()); inputs.len()],
+                    index: "raw/var".into(),
+                    label: options.label.clone(),
+                    strings_to_categoricals: true,
+                },
+                keys,
+            )?;
+            let varm = plan_axis_mapping(inputs, options, "raw/varm", "raw/var", keys)?;
+            RawPlan {
+                x,
+                var: RawVar::Concat(var),
+                varm,
+            }
+        }
+    };
+    Ok(Some(plan))
 }
 
 /// Summary of a finished run, for `--report-json`.
@@ -782,7 +951,13 @@ pub fn execute(plan: &ConcatPlan) -> Result<()> {
         let rows_per_block = (block_bytes / 64).max(1024);
         plan.frame
             .write(&inputs, out, &opts.layout, rows_per_block)?;
-        write_frame(out, &opts.layout, AXES[1 - opts.axis], &plan.alt_frame)?;
+        write_frame(
+            out,
+            &opts.layout,
+            AXES[1 - opts.axis],
+            &plan.alt_frame,
+            true,
+        )?;
         for group in ["layers", "obsm", "obsp"] {
             let group = if group == "layers" {
                 group.to_string()
@@ -798,22 +973,36 @@ pub fn execute(plan: &ConcatPlan) -> Result<()> {
             block_bytes,
             progress: &progress,
         };
+        for f in &plan.axis_m_frames {
+            f.write(&inputs, out, &opts.layout, rows_per_block)?;
+        }
         for m in &plan.matrices {
             m.write(&ctx)?;
         }
         for (node, value) in &plan.values {
             write_value(out, &opts.layout, node, value)?;
         }
-        if let Some((job, names)) = &plan.raw {
+        if let Some(raw) = &plan.raw {
             out.create_group("raw", &enc("raw", "0.1.0"))?;
-            job.write(&ctx)?;
-            let var = Frame {
-                index_name: "_index".into(),
-                index: names.clone(),
-                columns: Vec::new(),
-            };
-            write_frame(out, &opts.layout, "raw/var", &var)?;
+            raw.x.write(&ctx)?;
+            match &raw.var {
+                RawVar::Names(names) => {
+                    let var = Frame {
+                        index_name: "_index".into(),
+                        index: names.clone(),
+                        columns: Vec::new(),
+                    };
+                    write_frame(out, &opts.layout, "raw/var", &var, true)?;
+                }
+                RawVar::Concat(job) => job.write(&inputs, out, &opts.layout, rows_per_block)?,
+            }
             out.create_group("raw/varm", &enc("dict", "0.1.0"))?;
+            for f in &raw.varm.1 {
+                f.write(&inputs, out, &opts.layout, rows_per_block)?;
+            }
+            for m in &raw.varm.0 {
+                m.write(&ctx)?;
+            }
         }
         out.finish()?;
     }

@@ -137,6 +137,18 @@ def _obs(rng, n: int, names: list[str], cols: list[str]) -> pd.DataFrame:
             if n:
                 vals[rng.random(n) < 0.3] = pd.NA
             df[c] = vals
+        elif c == "u8":
+            df[c] = rng.integers(0, 200, n).astype(np.uint8)
+        elif c == "nstr":  # nullable strings with missing values
+            vals = pd.array([f"t{rng.integers(4)}" for _ in range(n)], dtype="str")
+            if n:
+                vals[rng.random(n) < 0.3] = pd.NA
+            df[c] = vals
+        elif c == "ostr":  # object-dtype strings (written as a plain string array)
+            df[c] = pd.Series([f"o{rng.integers(3)}" for _ in range(n)], dtype=object, index=df.index)
+        elif c == "ncat":  # categorical with numeric categories
+            sub = sorted(int(v) for v in rng.choice([3, 10, 20, 100], size=2, replace=False))
+            df[c] = pd.Categorical(rng.choice(sub, n) if n else [], categories=sub)
         elif c == "nbool":
             vals = pd.array(rng.random(n) > 0.5, dtype="boolean")
             if n:
@@ -180,14 +192,15 @@ def _uns(rng, i: int) -> dict:
 
 def make_case(seed: int, *, axis: str | None = None, join: str | None = None, x_kinds=None, formats=None, out_format=None) -> Case:
     rng = np.random.default_rng(seed)
-    n_inputs = int(rng.integers(2, 5))
+    n_inputs = int(rng.integers(3, 7))
     axis = axis or ("obs" if rng.random() < 0.6 else "var")
     join = join or ("inner" if rng.random() < 0.5 else "outer")
     same_vars = rng.random() < 0.25
     base_vars = _names(rng, 30, 12, shuffle=rng.random() < 0.5)
     x_kind_pool = ["dense_f32", "dense_f64", "dense_i32", "csr", "csc", "csr_f64"]
     family = rng.choice(["dense", "csr", "csc", "mixed"])
-    obs_cols = ["int", "i32", "float", "f32", "bool", "str", "cat", "ocat", "nint", "nbool"]
+    obs_cols = ["int", "i32", "u8", "float", "f32", "bool", "str", "nstr", "ostr", "cat", "ocat", "ncat", "nint", "nbool"]
+    with_raw = rng.random() < 0.15
     var_cols = ["gene_len", "score", "kind", "flag", "symbol"]
     inputs = []
     for i in range(n_inputs):
@@ -212,6 +225,10 @@ def make_case(seed: int, *, axis: str | None = None, join: str | None = None, x_
             a.obsm["pca"] = rng.random((n, int(rng.integers(2, 5))))
         if rng.random() < 0.4:
             a.obsm["sp"] = sparse.random(n, 4, density=0.4, format="csr", random_state=int(rng.integers(1 << 30)), dtype=np.float32)
+        if rng.random() < 0.3:
+            a.obsm["meta"] = _obs(rng, n, list(obs.index), [c for c in ("int", "float", "cat", "str", "nbool") if rng.random() < 0.6])
+        if rng.random() < 0.3:
+            a.varm["annot"] = _var(rng, names, [c for c in ("gene_len", "kind", "symbol") if rng.random() < 0.7])
         if rng.random() < 0.5:
             a.varm["load"] = np.array([[int(s[1:]) * 1.0, 2.0] for s in names])
         if rng.random() < 0.5:
@@ -221,6 +238,10 @@ def make_case(seed: int, *, axis: str | None = None, join: str | None = None, x_
         a.uns = _uns(rng, i)
         if axis == "var":
             a = a.T.copy()
+        if with_raw:
+            a.raw = a.copy()
+            if axis == "obs" and a.n_vars > 2:
+                a = a[:, 1:].copy()
         inputs.append(a)
     options = {"axis": axis, "join": join}
     if rng.random() < 0.6:
@@ -298,3 +319,4 @@ def assert_same_adata(actual: ad.AnnData, expected: ad.AnnData) -> None:
     if expected.raw is not None:
         assert_same_array(actual.raw.X, expected.raw.X, "raw/X")
         assert_same_frame(actual.raw.var, expected.raw.var, "raw/var")
+        assert_same_value(dict(actual.raw.varm), dict(expected.raw.varm), "raw/varm")
