@@ -706,7 +706,7 @@ fn plan_axis_mapping(
                 None
             });
         }
-        if is_frame.iter().any(|f| *f == Some(true)) {
+        if is_frame.contains(&Some(true)) {
             if let Some(i) = is_frame.iter().position(|f| *f == Some(false)) {
                 return Err(Error::invalid(
                     inputs[i].store.path(),
