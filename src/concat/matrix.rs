@@ -181,57 +181,70 @@ impl MatrixJob {
             .iter()
             .map(|p| (self.axis == 1 && p.source.is_some()).then(|| p.alt.new_to_old()))
             .collect();
-        let mut r0 = 0;
-        while r0 < rows {
-            let r1 = (r0 + block_rows).min(rows);
-            let mut block = filled(self.dtype, ((r1 - r0) * cols) as usize, self.fill);
-            for (part, inv) in self.parts.iter().zip(&inverses) {
-                let Some(src) = &part.source else { continue };
-                let store = self.part_stores(ctx, part);
-                if self.axis == 0 {
-                    let (a, b) = (r0.max(part.offset), r1.min(part.offset + part.len));
-                    if a >= b {
-                        continue;
-                    }
-                    let old_cols = src.shape[1];
-                    let data = store.read(&src.node, &[a - part.offset, 0], &[b - a, old_cols])?;
-                    let data = cast(data, self.dtype);
-                    let mut dst = Vec::with_capacity(((b - a) * old_cols) as usize);
-                    let mut from = Vec::with_capacity(dst.capacity());
-                    for r in 0..(b - a) {
-                        for (j, nj) in part.alt.old_to_new.iter().enumerate() {
-                            if let Some(nj) = nj {
-                                dst.push(((a - r0 + r) * cols + nj) as usize);
-                                from.push((r * old_cols) as usize + j);
-                            }
+        crate::concat::pipeline::run(
+            crate::concat::pipeline::ranges(rows, block_rows),
+            |r0, r1| self.dense_block(ctx, r0, r1, &inverses),
+            |r0, r1, block| {
+                ctx.out
+                    .write(&self.node, &[r0, 0], &[r1 - r0, cols], &block)?;
+                ctx.progress
+                    .add((r1 - r0) * cols * self.dtype.size() as u64);
+                Ok(())
+            },
+        )
+    }
+
+    /// Output rows `r0..r1` of a dense result.
+    fn dense_block(
+        &self,
+        ctx: &Ctx<'_>,
+        r0: u64,
+        r1: u64,
+        inverses: &[Option<Vec<Option<u64>>>],
+    ) -> Result<Data> {
+        let cols = self.shape[1];
+        let mut block = filled(self.dtype, ((r1 - r0) * cols) as usize, self.fill);
+        for (part, inv) in self.parts.iter().zip(inverses) {
+            let Some(src) = &part.source else { continue };
+            let store = self.part_stores(ctx, part);
+            if self.axis == 0 {
+                let (a, b) = (r0.max(part.offset), r1.min(part.offset + part.len));
+                if a >= b {
+                    continue;
+                }
+                let old_cols = src.shape[1];
+                let data = store.read(&src.node, &[a - part.offset, 0], &[b - a, old_cols])?;
+                let data = cast(data, self.dtype);
+                let mut dst = Vec::with_capacity(((b - a) * old_cols) as usize);
+                let mut from = Vec::with_capacity(dst.capacity());
+                for r in 0..(b - a) {
+                    for (j, nj) in part.alt.old_to_new.iter().enumerate() {
+                        if let Some(nj) = nj {
+                            dst.push(((a - r0 + r) * cols + nj) as usize);
+                            from.push((r * old_cols) as usize + j);
                         }
-                    }
-                    scatter(&mut block, &dst, &data, &from);
-                } else {
-                    let inv = inv.as_ref().expect("computed for present parts");
-                    let sel = Select::List(inv[r0 as usize..r1 as usize].to_vec());
-                    let width = src.shape[1];
-                    for (local, line, n) in sel.runs() {
-                        let data = store.read(&src.node, &[line, 0], &[n, width])?;
-                        let data = cast(data, self.dtype);
-                        let mut dst = Vec::with_capacity((n * width) as usize);
-                        for r in 0..n {
-                            for j in 0..width {
-                                dst.push(((local as u64 + r) * cols + part.offset + j) as usize);
-                            }
-                        }
-                        let from: Vec<usize> = (0..(n * width) as usize).collect();
-                        scatter(&mut block, &dst, &data, &from);
                     }
                 }
+                scatter(&mut block, &dst, &data, &from);
+            } else {
+                let inv = inv.as_ref().expect("computed for present parts");
+                let sel = Select::List(inv[r0 as usize..r1 as usize].to_vec());
+                let width = src.shape[1];
+                for (local, line, n) in sel.runs() {
+                    let data = store.read(&src.node, &[line, 0], &[n, width])?;
+                    let data = cast(data, self.dtype);
+                    let mut dst = Vec::with_capacity((n * width) as usize);
+                    for r in 0..n {
+                        for j in 0..width {
+                            dst.push(((local as u64 + r) * cols + part.offset + j) as usize);
+                        }
+                    }
+                    let from: Vec<usize> = (0..(n * width) as usize).collect();
+                    scatter(&mut block, &dst, &data, &from);
+                }
             }
-            ctx.out
-                .write(&self.node, &[r0, 0], &[r1 - r0, cols], &block)?;
-            ctx.progress
-                .add((r1 - r0) * cols * self.dtype.size() as u64);
-            r0 = r1;
         }
-        Ok(())
+        Ok(block)
     }
 
     // ----------------------------------------------------------------- sparse
@@ -286,31 +299,34 @@ impl MatrixJob {
             .map(|p| (!along_major).then(|| p.alt.new_to_old()))
             .collect();
         let mut nnz = 0u64;
-        let mut m0 = 0;
-        while m0 < major {
-            let m1 = (m0 + lines_per_block).min(major);
-            let block = if along_major {
-                self.block_along_major(ctx, m0, m1, minor)?
-            } else {
-                self.block_along_minor(ctx, m0, m1, &inverses)?
-            };
-            let ptr: Vec<u64> = block.indptr[1..].iter().map(|p| p + nnz).collect();
-            nnz += block.indices.len() as u64;
-            if nnz > self.nnz_bound {
-                return Err(Error::Output {
-                    path: ctx.out.path().to_path_buf(),
-                    reason: format!(
-                        "{}: more stored entries than planned ({})",
-                        self.node, self.nnz_bound
-                    ),
-                });
-            }
-            ctx.progress.add(block.indices.len() as u64 * entry_bytes);
-            indptr_out.push(cast(Data::U64(ptr), index_dtype))?;
-            indices_out.push(cast(Data::U64(block.indices), index_dtype))?;
-            data_out.push(block.data)?;
-            m0 = m1;
-        }
+        crate::concat::pipeline::run(
+            crate::concat::pipeline::ranges(major, lines_per_block),
+            |m0, m1| {
+                if along_major {
+                    self.block_along_major(ctx, m0, m1, minor)
+                } else {
+                    self.block_along_minor(ctx, m0, m1, &inverses)
+                }
+            },
+            |_, _, block| {
+                let ptr: Vec<u64> = block.indptr[1..].iter().map(|p| p + nnz).collect();
+                nnz += block.indices.len() as u64;
+                if nnz > self.nnz_bound {
+                    return Err(Error::Output {
+                        path: ctx.out.path().to_path_buf(),
+                        reason: format!(
+                            "{}: more stored entries than planned ({})",
+                            self.node, self.nnz_bound
+                        ),
+                    });
+                }
+                ctx.progress.add(block.indices.len() as u64 * entry_bytes);
+                indptr_out.push(cast(Data::U64(ptr), index_dtype))?;
+                indices_out.push(cast(Data::U64(block.indices), index_dtype))?;
+                data_out.push(block.data)?;
+                Ok(())
+            },
+        )?;
         indptr_out.finish()?;
         let written = indices_out.finish()?;
         data_out.finish()?;

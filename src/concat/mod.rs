@@ -13,6 +13,7 @@ pub mod frame;
 pub mod index;
 pub mod matrix;
 pub mod merge;
+pub mod pipeline;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
