@@ -138,7 +138,7 @@ impl Kernels for CpuKernels {
 
     fn gather(&self, src: &[u8], word: usize, idx: &[u64]) -> Result<Vec<u8>, KernelError> {
         check_word("gather", word)?;
-        if src.len() % word != 0 {
+        if !src.len().is_multiple_of(word) {
             return Err(KernelError::bad(
                 "gather",
                 format!("{} source bytes are not whole {word}-byte words", src.len()),

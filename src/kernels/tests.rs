@@ -256,10 +256,10 @@ macro_rules! kernel_suite {
 
         #[test]
         fn remap_large() {
+            let Some(k) = backend() else { return };
             if !$large {
                 return;
             }
-            let Some(k) = backend() else { return };
             // Past 1024^2 entries: the scan needs three levels.
             let lengths: Vec<usize> = (0..11_000).map(|i| 60 + (i * 37) % 81).collect();
             let (ptr, idx) = lines(&lengths, 2000, 5);
@@ -527,4 +527,31 @@ fn gpu_name_and_limits() {
     let limits = k.tile_limits();
     assert!(limits.binding_bytes >= 1 << 20 && limits.binding_bytes <= 1 << 31);
     assert!(!list_adapters().is_empty());
+}
+
+#[test]
+fn dispatch_grids() {
+    use super::gpu::grid_for_tests as grid;
+    assert_eq!(grid(1, 65535), Some((1, 1)));
+    assert_eq!(grid(65535, 65535), Some((65535, 1)));
+    assert_eq!(grid(65536, 65535), Some((65535, 2)));
+    assert_eq!(grid(5, 2), None);
+    assert_eq!(grid(4, 2), Some((2, 2)));
+    assert_eq!(grid(3, 2), Some((2, 2)));
+}
+
+#[test]
+fn gpu_small_tiles_mean_many_dispatches() {
+    let Some(k) = gpu_limited(2048, 2) else {
+        return;
+    };
+    let lengths: Vec<usize> = (0..700).map(|i| (i * 7) % 13).collect();
+    let (ptr, idx) = lines(&lengths, 50, 2);
+    let before = k.context().dispatches();
+    let got = k.remap(&ptr, &idx, &table(50, 4, 3), true).unwrap();
+    assert_eq!(got, ref_remap(&ptr, &idx, &table(50, 4, 3), true));
+    // 256 entries a tile, each at least mark, scan, scatter and lines.
+    let tiles = idx.len() as u64 / 256;
+    assert!(tiles >= 16);
+    assert!(k.context().dispatches() - before >= 4 * tiles);
 }

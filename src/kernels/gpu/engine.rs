@@ -1,5 +1,6 @@
 //! Buffers, dispatches and readback shared by the kernels.
 
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 
 use super::{GpuContext, GpuKernels, Pipelines, TileLimits};
@@ -152,18 +153,11 @@ impl Engine<'_> {
         if groups == 0 {
             return Ok(());
         }
-        let limit = self.tiles.groups_per_dim as u64;
-        let (x, y) = if groups <= limit {
-            (groups, 1)
-        } else {
-            (limit, groups.div_ceil(limit))
-        };
-        if y > limit {
-            return Err(KernelError::Gpu {
-                kernel: self.kernel,
-                reason: format!("{groups} workgroups do not fit a {limit} x {limit} grid"),
-            });
-        }
+        let limit = self.tiles.groups_per_dim;
+        let (x, y) = grid(groups, limit).ok_or_else(|| KernelError::Gpu {
+            kernel: self.kernel,
+            reason: format!("{groups} workgroups do not fit a {limit} x {limit} grid"),
+        })?;
         let entries: Vec<wgpu::BindGroupEntry<'_>> = bindings
             .iter()
             .map(|(binding, buffer)| wgpu::BindGroupEntry {
@@ -185,7 +179,8 @@ impl Engine<'_> {
         });
         pass.set_pipeline(pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups(x as u32, y as u32, 1);
+        pass.dispatch_workgroups(x, y, 1);
+        self.ctx.dispatches.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -285,6 +280,17 @@ impl Engine<'_> {
         )?;
         Ok(dst)
     }
+}
+
+/// A `(x, y)` grid of at least `groups` workgroups, each side at most `limit`.
+pub(crate) fn grid(groups: u64, limit: u32) -> Option<(u32, u32)> {
+    let limit = limit as u64;
+    let (x, y) = if groups <= limit {
+        (groups, 1)
+    } else {
+        (limit, groups.div_ceil(limit))
+    };
+    (y <= limit).then_some((x as u32, y as u32))
 }
 
 pub(super) fn lo(v: u64) -> u32 {

@@ -8,6 +8,10 @@
 mod engine;
 mod ops;
 
+#[cfg(test)]
+pub(super) use engine::grid as grid_for_tests;
+
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -76,13 +80,49 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
                     .filter(|s| !s.is_empty())
                     .collect::<Vec<_>>()
                     .join(" "),
-                max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size as u64,
+                max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
                 max_buffer_size: limits.max_buffer_size,
                 max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
                 shader_int64: a.features().contains(wgpu::Features::SHADER_INT64),
             }
         })
         .collect()
+}
+
+/// `adcat devices` as a table; says so plainly when there is no adapter.
+pub fn adapters_table(adapters: &[AdapterSummary]) -> String {
+    if adapters.is_empty() {
+        return "No GPU adapter found. adcat's GPU kernels need a Vulkan driver \
+                (on Debian, mesa-vulkan-drivers provides a software one).\n"
+            .into();
+    }
+    let mib = |b: u64| format!("{} MiB", b >> 20);
+    let mut out = String::new();
+    for (i, a) in adapters.iter().enumerate() {
+        out += &format!("{i}: {}\n", a.name);
+        out += &format!("   backend                          {}\n", a.backend);
+        out += &format!("   type                             {}\n", a.device_type);
+        if !a.driver.is_empty() {
+            out += &format!("   driver                           {}\n", a.driver);
+        }
+        out += &format!(
+            "   max_storage_buffer_binding_size  {}\n",
+            mib(a.max_storage_buffer_binding_size)
+        );
+        out += &format!(
+            "   max_buffer_size                  {}\n",
+            mib(a.max_buffer_size)
+        );
+        out += &format!(
+            "   workgroups per dimension         {}\n",
+            a.max_compute_workgroups_per_dimension
+        );
+        out += &format!(
+            "   SHADER_INT64                     {}\n",
+            if a.shader_int64 { "yes" } else { "no" }
+        );
+    }
+    out
 }
 
 /// Sizes every dispatch is cut to. The defaults come from the device; tests shrink
@@ -97,7 +137,8 @@ pub struct TileLimits {
 
 impl TileLimits {
     fn of_device(limits: &wgpu::Limits) -> TileLimits {
-        let binding = (limits.max_storage_buffer_binding_size as u64)
+        let binding = limits
+            .max_storage_buffer_binding_size
             .min(limits.max_buffer_size)
             .min(1 << 31);
         TileLimits {
@@ -163,6 +204,7 @@ pub struct GpuContext {
     lost: Arc<Mutex<Option<String>>>,
     /// Kernels run one at a time: error scopes and `poll` are per device.
     busy: Mutex<()>,
+    dispatches: AtomicU64,
 }
 
 impl std::fmt::Debug for GpuContext {
@@ -213,6 +255,7 @@ impl GpuContext {
             pipelines,
             lost,
             busy: Mutex::new(()),
+            dispatches: AtomicU64::new(0),
         })
     }
 
@@ -255,6 +298,12 @@ impl GpuContext {
     pub fn tile_limits(&self) -> TileLimits {
         TileLimits::of_device(&self.limits)
     }
+
+    /// Compute dispatches recorded so far on this context, for seeing how finely
+    /// inputs were tiled.
+    pub fn dispatches(&self) -> u64 {
+        self.dispatches.load(Ordering::Relaxed)
+    }
 }
 
 /// The kernels on one [`GpuContext`].
@@ -282,6 +331,10 @@ impl GpuKernels {
 
     pub fn tile_limits(&self) -> TileLimits {
         self.tiles
+    }
+
+    pub fn context(&self) -> &Arc<GpuContext> {
+        &self.ctx
     }
 }
 

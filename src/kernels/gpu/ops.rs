@@ -229,7 +229,7 @@ pub(super) fn gather(
     idx: &[u64],
 ) -> Result<Vec<u8>, KernelError> {
     check_word("gather", word)?;
-    if src.len() % word != 0 {
+    if !src.len().is_multiple_of(word) {
         return Err(KernelError::bad(
             "gather",
             format!("{} source bytes are not whole {word}-byte words", src.len()),
@@ -441,7 +441,7 @@ pub(super) fn tile_dense(
 
     let per_invocation = if word == 8 { 1 } else { 4 / word as u64 };
     // Tiles start on a u32 boundary of the output.
-    let align = if row_bytes % 4 == 0 { 1 } else { 4 };
+    let align = if row_bytes.is_multiple_of(4) { 1 } else { 4 };
     let out_limit =
         (limit / row_bytes).min(e.max_items(word as u64, per_invocation) / out_cols as u64);
     let slice_bytes = |p: &DensePiece<'_>, r0: usize, r1: usize| -> Option<(usize, usize, u64)> {
