@@ -14,6 +14,8 @@ cargo fmt --check
 echo "== cargo clippy"
 cargo clippy --release --all-targets -- -D warnings
 echo "== cargo test"
+# Fail, rather than skip, the GPU kernel tests when no adapter (lavapipe included) is found.
+export ADCAT_REQUIRE_GPU=1
 cargo test --release
 echo "== oracle tests (anndata)"
 export ADCAT_BIN="$PWD/target/release/adcat"

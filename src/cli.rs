@@ -29,6 +29,15 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Concatenate AnnData stores along obs or var, as anndata.concat does, out of core.
     Concat(Box<ConcatArgs>),
+    /// List the GPU adapters adcat can use, with the limits its kernels are cut to.
+    Devices(DevicesArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DevicesArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -253,6 +262,17 @@ pub fn run(cli: Cli) -> Result<()> {
                     path: path.clone(),
                     reason: format!("writing the report: {e}"),
                 })?;
+            }
+            Ok(())
+        }
+        Command::Devices(args) => {
+            let adapters = crate::kernels::list_adapters();
+            if args.json {
+                let text = serde_json::to_string_pretty(&adapters)
+                    .map_err(|e| Error::Usage(format!("cannot encode report: {e}")))?;
+                println!("{text}");
+            } else {
+                print!("{}", crate::kernels::gpu::adapters_table(&adapters));
             }
             Ok(())
         }

@@ -10,6 +10,7 @@ pub mod convert;
 pub mod encoding;
 pub mod error;
 pub mod inspect;
+pub mod kernels;
 pub mod layout;
 pub mod output;
 pub mod progress;

@@ -795,7 +795,7 @@ impl WriteArray {
         let array_shape = self.array.shape();
         let aligned = (0..start.len()).all(|d| {
             let (g, end) = (self.grid[d], start[d] + shape[d]);
-            start[d] % g == 0 && (end % g == 0 || end == array_shape[d])
+            start[d].is_multiple_of(g) && (end.is_multiple_of(g) || end == array_shape[d])
         });
         if !aligned {
             let _lock = self.partial.lock().unwrap_or_else(|e| e.into_inner());

@@ -1,0 +1,137 @@
+//! Throughput of each kernel in input bytes/s, CPU backend against the first GPU
+//! adapter found (lavapipe on machines without a GPU: it shows the GPU path works,
+//! not what a real GPU would do). Sizes stay small so the software adapter keeps the
+//! run short.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use adcat::kernels::{
+    CpuKernels, DensePiece, GpuContext, GpuKernels, Kernels, Preference, DROPPED,
+};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+const LINES: usize = 4096;
+const PER_LINE: usize = 64;
+const WIDTH: u64 = 2000;
+
+fn backends() -> Vec<Box<dyn Kernels>> {
+    let mut all: Vec<Box<dyn Kernels>> = vec![Box::new(CpuKernels)];
+    match GpuContext::acquire(Preference::Any) {
+        Ok(ctx) => all.push(Box::new(GpuKernels::new(Arc::new(ctx)))),
+        Err(e) => eprintln!("no GPU adapter, benchmarking the CPU only: {e}"),
+    }
+    all
+}
+
+fn label(k: &dyn Kernels) -> &'static str {
+    if k.name() == "cpu" {
+        "cpu"
+    } else {
+        "gpu"
+    }
+}
+
+/// CSR-like lines: `PER_LINE` ascending indices each, spread over `WIDTH`.
+fn lines() -> (Vec<u64>, Vec<u64>) {
+    let indptr = (0..=LINES).map(|l| (l * PER_LINE) as u64).collect();
+    let indices = (0..LINES * PER_LINE)
+        .map(|k| (k % PER_LINE) as u64 * (WIDTH / PER_LINE as u64) + (k / PER_LINE) as u64 % 7)
+        .collect();
+    (indptr, indices)
+}
+
+fn bench(c: &mut Criterion) {
+    let backends = backends();
+    let (indptr, indices) = lines();
+    let nnz = indices.len();
+    // Reverses the positions and drops one in five, so `sort` has work to do.
+    let table: Vec<u64> = (0..WIDTH)
+        .map(|i| if i % 5 == 0 { DROPPED } else { WIDTH - 1 - i })
+        .collect();
+    let values: Vec<u8> = (0..nnz * 4).map(|i| i as u8).collect();
+    let keep: Vec<u64> = (0..nnz as u64).rev().step_by(2).collect();
+
+    let mut g = c.benchmark_group("add_offset");
+    g.throughput(Throughput::Bytes(nnz as u64 * 8));
+    for k in &backends {
+        g.bench_function(label(k.as_ref()), |b| {
+            b.iter(|| k.add_offset(&indices, 1 << 33).unwrap())
+        });
+    }
+    g.finish();
+
+    for sort in [false, true] {
+        let mut g = c.benchmark_group(if sort { "remap_sorted" } else { "remap" });
+        g.throughput(Throughput::Bytes((nnz + LINES + 1) as u64 * 8));
+        for k in &backends {
+            g.bench_function(label(k.as_ref()), |b| {
+                b.iter(|| k.remap(&indptr, &indices, &table, sort).unwrap())
+            });
+        }
+        g.finish();
+    }
+
+    let mut g = c.benchmark_group("gather_f32");
+    g.throughput(Throughput::Bytes(keep.len() as u64 * (8 + 4)));
+    for k in &backends {
+        g.bench_function(label(k.as_ref()), |b| {
+            b.iter(|| k.gather(&values, 4, &keep).unwrap())
+        });
+    }
+    g.finish();
+
+    let half: Vec<u64> = indptr.iter().map(|p| p / 2).collect();
+    let pieces: Vec<&[u64]> = vec![&indptr, &half, &indptr];
+    let mut g = c.benchmark_group("interleave");
+    g.throughput(Throughput::Bytes((nnz * 5 / 2) as u64 * 8));
+    for k in &backends {
+        g.bench_function(label(k.as_ref()), |b| {
+            b.iter(|| k.interleave(&pieces).unwrap())
+        });
+    }
+    g.finish();
+
+    // Two inputs stacked as rows, float32, the second with columns reordered.
+    let (rows, cols) = (512, 256);
+    let data: Vec<u8> = (0..rows * cols * 4).map(|i| i as u8).collect();
+    let same: Vec<u64> = (0..cols as u64).collect();
+    let reversed: Vec<u64> = (0..cols as u64).rev().collect();
+    let dense = [
+        DensePiece {
+            data: &data,
+            rows,
+            cols,
+            row_offset: 0,
+            col_map: &same,
+        },
+        DensePiece {
+            data: &data,
+            rows,
+            cols,
+            row_offset: rows,
+            col_map: &reversed,
+        },
+    ];
+    let mut g = c.benchmark_group("tile_dense_f32");
+    g.throughput(Throughput::Bytes((2 * rows * cols * 4) as u64));
+    for k in &backends {
+        g.bench_function(label(k.as_ref()), |b| {
+            b.iter(|| {
+                k.tile_dense(2 * rows, cols, 4, f32::NAN.to_bits() as u64, &dense)
+                    .unwrap()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1));
+    targets = bench
+}
+criterion_main!(benches);

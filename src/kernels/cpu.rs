@@ -1,0 +1,212 @@
+//! The reference backend: plain loops, parallel with rayon where the work is large
+//! enough to pay for the split.
+
+use rayon::prelude::*;
+
+use super::{
+    check_dense, check_indptr, check_pieces, check_word, DensePiece, KernelError, Kernels,
+    Remapped, DROPPED,
+};
+
+/// Below this many elements a rayon split costs more than it saves.
+const MIN_SPLIT: usize = 1 << 15;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuKernels;
+
+/// Consecutive lines holding about `target` entries each (a longer line stays whole).
+fn line_chunks(indptr: &[u64], target: u64) -> Vec<(usize, usize)> {
+    let n = indptr.len() - 1;
+    let mut chunks = Vec::new();
+    let mut a = 0;
+    while a < n {
+        let limit = indptr[a] + target;
+        let mut b = a + indptr[a + 1..].partition_point(|&p| p <= limit);
+        b = b.clamp(a + 1, n.min(a + MIN_SPLIT));
+        chunks.push((a, b));
+        a = b;
+    }
+    chunks
+}
+
+fn gather_words<const W: usize>(
+    src: &[u8],
+    idx: &[u64],
+    out: &mut [u8],
+) -> Result<(), KernelError> {
+    let n = (src.len() / W) as u64;
+    out.par_chunks_mut(W * MIN_SPLIT)
+        .zip(idx.par_chunks(MIN_SPLIT))
+        .try_for_each(|(out, idx)| {
+            for (dst, &i) in out.chunks_exact_mut(W).zip(idx) {
+                if i >= n {
+                    return Err(KernelError::bad(
+                        "gather",
+                        format!("index {i} outside the {n} source elements"),
+                    ));
+                }
+                let s = i as usize * W;
+                let word: [u8; W] = src[s..s + W].try_into().expect("W bytes");
+                dst.copy_from_slice(&word);
+            }
+            Ok(())
+        })
+}
+
+impl Kernels for CpuKernels {
+    fn name(&self) -> String {
+        "cpu".into()
+    }
+
+    fn add_offset(&self, values: &[u64], base: u64) -> Result<Vec<u64>, KernelError> {
+        values
+            .par_iter()
+            .with_min_len(MIN_SPLIT)
+            .map(|v| {
+                v.checked_add(base).ok_or(KernelError::Overflow {
+                    kernel: "add_offset",
+                    base,
+                })
+            })
+            .collect()
+    }
+
+    fn remap(
+        &self,
+        indptr: &[u64],
+        indices: &[u64],
+        table: &[u64],
+        sort: bool,
+    ) -> Result<Remapped, KernelError> {
+        check_indptr("remap", indptr, indices.len())?;
+        let width = table.len() as u64;
+        let parts = line_chunks(indptr, MIN_SPLIT as u64)
+            .into_par_iter()
+            .map(|(a, b)| {
+                let span = (indptr[b] - indptr[a]) as usize;
+                let mut ends = Vec::with_capacity(b - a);
+                let mut idx = Vec::with_capacity(span);
+                let mut keep = Vec::with_capacity(span);
+                for l in a..b {
+                    let start = idx.len();
+                    for k in indptr[l]..indptr[l + 1] {
+                        let old = indices[k as usize];
+                        if old >= width {
+                            return Err(KernelError::bad(
+                                "remap",
+                                format!("index {old} outside the table of {width}"),
+                            ));
+                        }
+                        let new = table[old as usize];
+                        if new != DROPPED {
+                            idx.push(new);
+                            keep.push(k);
+                        }
+                    }
+                    if sort {
+                        let mut pairs: Vec<(u64, u64)> = idx[start..]
+                            .iter()
+                            .copied()
+                            .zip(keep[start..].iter().copied())
+                            .collect();
+                        pairs.sort_unstable_by_key(|p| p.0);
+                        for (i, (n, k)) in pairs.into_iter().enumerate() {
+                            idx[start + i] = n;
+                            keep[start + i] = k;
+                        }
+                    }
+                    ends.push(idx.len() as u64);
+                }
+                Ok((ends, idx, keep))
+            })
+            .collect::<Result<Vec<_>, KernelError>>()?;
+        let total: usize = parts.iter().map(|p| p.1.len()).sum();
+        let mut out = Remapped {
+            indptr: Vec::with_capacity(indptr.len()),
+            indices: Vec::with_capacity(total),
+            keep: Vec::with_capacity(total),
+        };
+        out.indptr.push(0);
+        for (ends, idx, keep) in parts {
+            let base = out.indices.len() as u64;
+            out.indptr.extend(ends.iter().map(|e| e + base));
+            out.indices.extend(idx);
+            out.keep.extend(keep);
+        }
+        Ok(out)
+    }
+
+    fn gather(&self, src: &[u8], word: usize, idx: &[u64]) -> Result<Vec<u8>, KernelError> {
+        check_word("gather", word)?;
+        if !src.len().is_multiple_of(word) {
+            return Err(KernelError::bad(
+                "gather",
+                format!("{} source bytes are not whole {word}-byte words", src.len()),
+            ));
+        }
+        let mut out = vec![0u8; idx.len() * word];
+        match word {
+            1 => gather_words::<1>(src, idx, &mut out)?,
+            2 => gather_words::<2>(src, idx, &mut out)?,
+            4 => gather_words::<4>(src, idx, &mut out)?,
+            _ => gather_words::<8>(src, idx, &mut out)?,
+        }
+        Ok(out)
+    }
+
+    fn interleave(&self, pieces: &[&[u64]]) -> Result<(Vec<u64>, Vec<u64>), KernelError> {
+        let n = check_pieces(pieces)?;
+        let mut offsets = Vec::with_capacity(pieces.len());
+        let mut total = 0u64;
+        for p in pieces {
+            offsets.push(total);
+            total += p[n];
+        }
+        let indptr: Vec<u64> = (0..=n).map(|l| pieces.iter().map(|p| p[l]).sum()).collect();
+        let mut order = Vec::with_capacity(total as usize);
+        for l in 0..n {
+            for (p, off) in pieces.iter().zip(&offsets) {
+                order.extend((p[l]..p[l + 1]).map(|k| off + k));
+            }
+        }
+        Ok((indptr, order))
+    }
+
+    fn tile_dense(
+        &self,
+        out_rows: usize,
+        out_cols: usize,
+        word: usize,
+        fill: u64,
+        pieces: &[DensePiece<'_>],
+    ) -> Result<Vec<u8>, KernelError> {
+        check_dense(out_rows, out_cols, word, pieces)?;
+        let row_bytes = out_cols * word;
+        let mut out = vec![0u8; out_rows * row_bytes];
+        if row_bytes == 0 {
+            return Ok(out);
+        }
+        let fill = &fill.to_le_bytes()[..word];
+        out.par_chunks_mut(row_bytes)
+            .enumerate()
+            .for_each(|(r, row)| {
+                for dst in row.chunks_exact_mut(word) {
+                    dst.copy_from_slice(fill);
+                }
+                for p in pieces {
+                    if r < p.row_offset || r >= p.row_offset + p.rows {
+                        continue;
+                    }
+                    let src_bytes = p.cols * word;
+                    let src = &p.data[(r - p.row_offset) * src_bytes..][..src_bytes];
+                    for (j, &c) in p.col_map.iter().enumerate() {
+                        if c != DROPPED {
+                            let c = c as usize * word;
+                            row[c..c + word].copy_from_slice(&src[j * word..(j + 1) * word]);
+                        }
+                    }
+                }
+            });
+        Ok(out)
+    }
+}

@@ -1,0 +1,380 @@
+//! The wgpu backend. [`GpuContext`] owns a device, its queue and the compiled
+//! pipelines; [`GpuKernels`] runs the kernels on it, cutting every input into tiles
+//! that fit the adapter's binding and dispatch limits.
+//!
+//! 64-bit values travel as (lo, hi) `u32` pairs with explicit carries, so every
+//! adapter runs every kernel, with or without `SHADER_INT64`.
+
+mod engine;
+mod ops;
+
+#[cfg(test)]
+pub(super) use engine::grid as grid_for_tests;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use super::{DensePiece, KernelError, Kernels, Remapped};
+
+#[cfg(target_endian = "big")]
+compile_error!("GPU buffers are read and written as little-endian words");
+
+/// Which adapters [`GpuContext::acquire`] may pick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Preference {
+    /// Only real GPUs: a software rasteriser such as lavapipe is slower than the CPU
+    /// backend, so it is never worth picking for speed.
+    Hardware,
+    /// Any adapter, software ones included (tests, checking a machine).
+    Any,
+}
+
+/// What `adcat devices` shows about one adapter.
+#[derive(Clone, Debug, Serialize)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+    pub max_storage_buffer_binding_size: u64,
+    pub max_buffer_size: u64,
+    pub max_compute_workgroups_per_dimension: u32,
+    pub shader_int64: bool,
+}
+
+fn instance() -> wgpu::Instance {
+    // WGPU_BACKEND and friends still narrow the choice.
+    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
+}
+
+fn adapters() -> Vec<wgpu::Adapter> {
+    let instance = instance();
+    pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+}
+
+fn device_type_name(t: wgpu::DeviceType) -> &'static str {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => "discrete GPU",
+        wgpu::DeviceType::IntegratedGpu => "integrated GPU",
+        wgpu::DeviceType::VirtualGpu => "virtual GPU",
+        wgpu::DeviceType::Cpu => "CPU (software)",
+        wgpu::DeviceType::Other => "other",
+    }
+}
+
+/// Every adapter this build can use; empty when none is found (never panics).
+pub fn list_adapters() -> Vec<AdapterSummary> {
+    adapters()
+        .iter()
+        .map(|a| {
+            let info = a.get_info();
+            let limits = a.limits();
+            AdapterSummary {
+                name: info.name,
+                backend: format!("{:?}", info.backend),
+                device_type: device_type_name(info.device_type).into(),
+                driver: [info.driver, info.driver_info]
+                    .into_iter()
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
+                max_buffer_size: limits.max_buffer_size,
+                max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+                shader_int64: a.features().contains(wgpu::Features::SHADER_INT64),
+            }
+        })
+        .collect()
+}
+
+/// `adcat devices` as a table; says so plainly when there is no adapter.
+pub fn adapters_table(adapters: &[AdapterSummary]) -> String {
+    if adapters.is_empty() {
+        return "No GPU adapter found. adcat's GPU kernels need a Vulkan driver \
+                (on Debian, mesa-vulkan-drivers provides a software one).\n"
+            .into();
+    }
+    let mib = |b: u64| format!("{} MiB", b >> 20);
+    let mut out = String::new();
+    for (i, a) in adapters.iter().enumerate() {
+        out += &format!("{i}: {}\n", a.name);
+        out += &format!("   backend                          {}\n", a.backend);
+        out += &format!("   type                             {}\n", a.device_type);
+        if !a.driver.is_empty() {
+            out += &format!("   driver                           {}\n", a.driver);
+        }
+        out += &format!(
+            "   max_storage_buffer_binding_size  {}\n",
+            mib(a.max_storage_buffer_binding_size)
+        );
+        out += &format!(
+            "   max_buffer_size                  {}\n",
+            mib(a.max_buffer_size)
+        );
+        out += &format!(
+            "   workgroups per dimension         {}\n",
+            a.max_compute_workgroups_per_dimension
+        );
+        out += &format!(
+            "   SHADER_INT64                     {}\n",
+            if a.shader_int64 { "yes" } else { "no" }
+        );
+    }
+    out
+}
+
+/// Sizes every dispatch is cut to. The defaults come from the device; tests shrink
+/// them to force many tiles and 2-D grids on small inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TileLimits {
+    /// Most bytes bound to one storage binding.
+    pub binding_bytes: u64,
+    /// Most workgroups along one dispatch dimension.
+    pub groups_per_dim: u32,
+}
+
+impl TileLimits {
+    fn of_device(limits: &wgpu::Limits) -> TileLimits {
+        let binding = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size)
+            .min(1 << 31);
+        TileLimits {
+            binding_bytes: binding & !255,
+            groups_per_dim: limits.max_compute_workgroups_per_dimension,
+        }
+    }
+}
+
+struct Pipelines {
+    add_offset: wgpu::ComputePipeline,
+    scan_reduce: wgpu::ComputePipeline,
+    scan_downsweep: wgpu::ComputePipeline,
+    remap_mark: wgpu::ComputePipeline,
+    remap_scatter: wgpu::ComputePipeline,
+    remap_lines: wgpu::ComputePipeline,
+    gather: wgpu::ComputePipeline,
+    interleave_count: wgpu::ComputePipeline,
+    interleave_order: wgpu::ComputePipeline,
+    tile_dense: wgpu::ComputePipeline,
+}
+
+impl Pipelines {
+    fn new(device: &wgpu::Device) -> Pipelines {
+        let pipeline = |module: &wgpu::ShaderModule, entry: &str| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: None,
+                module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        let scan = device.create_shader_module(wgpu::include_wgsl!("../../../shaders/scan.wgsl"));
+        let interleave =
+            device.create_shader_module(wgpu::include_wgsl!("../../../shaders/interleave.wgsl"));
+        let one = |desc: wgpu::ShaderModuleDescriptor<'_>| {
+            pipeline(&device.create_shader_module(desc), "main")
+        };
+        Pipelines {
+            add_offset: one(wgpu::include_wgsl!("../../../shaders/add_offset.wgsl")),
+            scan_reduce: pipeline(&scan, "reduce"),
+            scan_downsweep: pipeline(&scan, "downsweep"),
+            remap_mark: one(wgpu::include_wgsl!("../../../shaders/remap_mark.wgsl")),
+            remap_scatter: one(wgpu::include_wgsl!("../../../shaders/remap_scatter.wgsl")),
+            remap_lines: one(wgpu::include_wgsl!("../../../shaders/remap_lines.wgsl")),
+            gather: one(wgpu::include_wgsl!("../../../shaders/gather.wgsl")),
+            interleave_count: pipeline(&interleave, "count"),
+            interleave_order: pipeline(&interleave, "order_entries"),
+            tile_dense: one(wgpu::include_wgsl!("../../../shaders/tile_dense.wgsl")),
+        }
+    }
+}
+
+/// A device with its queue and compiled pipelines, created once and shared.
+pub struct GpuContext {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    limits: wgpu::Limits,
+    pipelines: Pipelines,
+    lost: Arc<Mutex<Option<String>>>,
+    /// Kernels run one at a time: error scopes and `poll` are per device.
+    busy: Mutex<()>,
+    dispatches: AtomicU64,
+}
+
+impl std::fmt::Debug for GpuContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuContext")
+            .field("adapter", &self.info.name)
+            .field("backend", &self.info.backend)
+            .finish()
+    }
+}
+
+fn rank(t: wgpu::DeviceType) -> u8 {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    }
+}
+
+impl GpuContext {
+    /// Wraps a device the caller already has (tests, an embedding application).
+    pub fn from_device(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        info: wgpu::AdapterInfo,
+    ) -> Result<GpuContext, KernelError> {
+        let lost = Arc::new(Mutex::new(None));
+        let flag = lost.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            *flag.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(format!("{reason:?}: {message}"));
+        });
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let pipelines = Pipelines::new(&device);
+        if let Some(err) = pollster::block_on(scope.pop()) {
+            return Err(KernelError::Gpu {
+                kernel: "pipelines",
+                reason: err.to_string(),
+            });
+        }
+        Ok(GpuContext {
+            limits: device.limits(),
+            device,
+            queue,
+            info,
+            pipelines,
+            lost,
+            busy: Mutex::new(()),
+            dispatches: AtomicU64::new(0),
+        })
+    }
+
+    /// Opens the best adapter allowed by `pref` (discrete, then integrated, virtual,
+    /// other, then software) with that adapter's own limits.
+    pub fn acquire(pref: Preference) -> Result<GpuContext, KernelError> {
+        let mut found = adapters();
+        if found.is_empty() {
+            return Err(KernelError::NoAdapter {
+                reason:
+                    "no Vulkan adapter (is a Vulkan driver such as mesa-vulkan-drivers installed?)"
+                        .into(),
+            });
+        }
+        found.sort_by_key(|a| rank(a.get_info().device_type));
+        let adapter = found
+            .into_iter()
+            .find(|a| pref == Preference::Any || a.get_info().device_type != wgpu::DeviceType::Cpu)
+            .ok_or_else(|| KernelError::NoAdapter {
+                reason: "only software adapters found".into(),
+            })?;
+        let info = adapter.get_info();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("adcat"),
+            required_features: wgpu::Features::empty(),
+            required_limits: adapter.limits(),
+            ..Default::default()
+        }))
+        .map_err(|e| KernelError::DeviceRequest {
+            adapter: info.name.clone(),
+            reason: e.to_string(),
+        })?;
+        GpuContext::from_device(device, queue, info)
+    }
+
+    pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
+        &self.info
+    }
+
+    pub fn tile_limits(&self) -> TileLimits {
+        TileLimits::of_device(&self.limits)
+    }
+
+    /// Compute dispatches recorded so far on this context, for seeing how finely
+    /// inputs were tiled.
+    pub fn dispatches(&self) -> u64 {
+        self.dispatches.load(Ordering::Relaxed)
+    }
+}
+
+/// The kernels on one [`GpuContext`].
+#[derive(Clone, Debug)]
+pub struct GpuKernels {
+    ctx: Arc<GpuContext>,
+    tiles: TileLimits,
+}
+
+impl GpuKernels {
+    pub fn new(ctx: Arc<GpuContext>) -> GpuKernels {
+        let tiles = ctx.tile_limits();
+        GpuKernels { ctx, tiles }
+    }
+
+    /// Cuts dispatches smaller than the device allows (never larger).
+    pub fn with_tile_limits(mut self, tiles: TileLimits) -> GpuKernels {
+        let device = self.ctx.tile_limits();
+        self.tiles = TileLimits {
+            binding_bytes: (tiles.binding_bytes.min(device.binding_bytes) & !15).max(64),
+            groups_per_dim: tiles.groups_per_dim.clamp(1, device.groups_per_dim),
+        };
+        self
+    }
+
+    pub fn tile_limits(&self) -> TileLimits {
+        self.tiles
+    }
+
+    pub fn context(&self) -> &Arc<GpuContext> {
+        &self.ctx
+    }
+}
+
+impl Kernels for GpuKernels {
+    fn name(&self) -> String {
+        format!("gpu: {} ({:?})", self.ctx.info.name, self.ctx.info.backend)
+    }
+
+    fn add_offset(&self, values: &[u64], base: u64) -> Result<Vec<u64>, KernelError> {
+        self.scoped("add_offset", |e| ops::add_offset(e, values, base))
+    }
+
+    fn remap(
+        &self,
+        indptr: &[u64],
+        indices: &[u64],
+        table: &[u64],
+        sort: bool,
+    ) -> Result<Remapped, KernelError> {
+        self.scoped("remap", |e| ops::remap(e, indptr, indices, table, sort))
+    }
+
+    fn gather(&self, src: &[u8], word: usize, idx: &[u64]) -> Result<Vec<u8>, KernelError> {
+        self.scoped("gather", |e| ops::gather(e, src, word, idx))
+    }
+
+    fn interleave(&self, pieces: &[&[u64]]) -> Result<(Vec<u64>, Vec<u64>), KernelError> {
+        self.scoped("interleave", |e| ops::interleave(e, pieces))
+    }
+
+    fn tile_dense(
+        &self,
+        out_rows: usize,
+        out_cols: usize,
+        word: usize,
+        fill: u64,
+        pieces: &[DensePiece<'_>],
+    ) -> Result<Vec<u8>, KernelError> {
+        self.scoped("tile_dense", |e| {
+            ops::tile_dense(e, out_rows, out_cols, word, fill, pieces)
+        })
+    }
+}

@@ -1,0 +1,530 @@
+//! Host side of each kernel: validation, tiling, dispatches and readback.
+
+use super::engine::{hi, lo, Engine};
+use crate::kernels::{
+    check_dense, check_indptr, check_pieces, check_word, DensePiece, KernelError, Remapped, DROPPED,
+};
+
+fn bytes(v: &[u64]) -> &[u8] {
+    bytemuck::cast_slice(v)
+}
+
+fn bytes_mut(v: &mut [u64]) -> &mut [u8] {
+    bytemuck::cast_slice_mut(v)
+}
+
+pub(super) fn add_offset(
+    e: &Engine<'_>,
+    values: &[u64],
+    base: u64,
+) -> Result<Vec<u64>, KernelError> {
+    let mut out = vec![0u64; values.len()];
+    let per = e.max_items(8, 1) as usize;
+    let overflow = e.output(4);
+    let mut flag = [0u8; 4];
+    for (src, dst) in values.chunks(per).zip(out.chunks_mut(per)) {
+        let n = src.len() as u64;
+        let mut enc = e.encoder();
+        let input = e.input(bytes(src));
+        let output = e.output(n * 8);
+        let params = e.params([n as u32, lo(base), hi(base), 0, 0, 0, 0, 0]);
+        e.dispatch(
+            &mut enc,
+            &e.pipelines().add_offset,
+            &[(0, &params), (1, &input), (2, &output), (3, &overflow)],
+            Engine::groups(n),
+        )?;
+        e.finish(
+            enc,
+            &mut [(&output, 0, bytes_mut(dst)), (&overflow, 0, &mut flag)],
+        )?;
+        if flag != [0; 4] {
+            return Err(KernelError::Overflow {
+                kernel: "add_offset",
+                base,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Entry ranges `[p0, p1)` of at most `max` entries: whole lines where they fit,
+/// pieces of one line where a line alone is longer (refused when it must be sorted).
+fn entry_tiles(
+    e: &Engine<'_>,
+    indptr: &[u64],
+    max: u64,
+    whole_lines: bool,
+) -> Result<Vec<(u64, u64)>, KernelError> {
+    let nnz = *indptr.last().expect("checked indptr");
+    let mut tiles = Vec::new();
+    let mut p = 0;
+    while p < nnz {
+        // Last line boundary within reach of p.
+        let b = indptr.partition_point(|&x| x <= p + max) - 1;
+        if indptr[b] > p {
+            tiles.push((p, indptr[b]));
+            p = indptr[b];
+        } else {
+            let line = indptr.partition_point(|&x| x <= p) - 1;
+            let end = indptr[line + 1];
+            if whole_lines {
+                return Err(e.too_large("one line to sort", (end - indptr[line]) * 8));
+            }
+            let q = end.min(p + max);
+            tiles.push((p, q));
+            p = q;
+        }
+    }
+    Ok(tiles)
+}
+
+pub(super) fn remap(
+    e: &Engine<'_>,
+    indptr: &[u64],
+    indices: &[u64],
+    table: &[u64],
+    sort: bool,
+) -> Result<Remapped, KernelError> {
+    check_indptr("remap", indptr, indices.len())?;
+    let n = indptr.len() - 1;
+    let mut out = Remapped {
+        indptr: vec![0; n + 1],
+        ..Remapped::default()
+    };
+    if indices.is_empty() {
+        return Ok(out);
+    }
+    let table_len = u32::try_from(table.len())
+        .map_err(|_| KernelError::bad("remap", format!("table of {} entries", table.len())))?;
+    let per_slice = (e.tiles.binding_bytes / 8) as usize;
+    let slices: Vec<(u32, u32, wgpu::Buffer)> = if table.is_empty() {
+        vec![(0, 0, e.output(8))]
+    } else {
+        table
+            .chunks(per_slice)
+            .enumerate()
+            .map(|(i, t)| {
+                let t0 = (i * per_slice) as u32;
+                (t0, t0 + t.len() as u32, e.input(bytes(t)))
+            })
+            .collect()
+    };
+    // Index and output arrays hold 8 bytes per entry; lines and the scan fit within.
+    let max_entries = e.max_items(8, 1);
+    let max_lines = e.max_items(8, 1) - 1;
+    let mut kept_before = 0u64;
+    for (p0, p1) in entry_tiles(e, indptr, max_entries, sort)? {
+        let m = p1 - p0;
+        let mut enc = e.encoder();
+        let idx = e.input(bytes(&indices[p0 as usize..p1 as usize]));
+        let mapped = e.output(m * 8);
+        let flags = e.output((m + 1) * 4);
+        let bad = e.output(4);
+        for (t0, t1, slice) in &slices {
+            let params = e.params([m as u32, *t0, *t1, table_len, 0, 0, 0, 0]);
+            e.dispatch(
+                &mut enc,
+                &e.pipelines().remap_mark,
+                &[
+                    (0, &params),
+                    (1, &idx),
+                    (2, slice),
+                    (3, &mapped),
+                    (4, &flags),
+                    (5, &bad),
+                ],
+                Engine::groups(m),
+            )?;
+        }
+        let pos = e.scan(&mut enc, &flags, m, m + 1)?;
+        let out_idx = e.output(m * 8);
+        let out_keep = e.output(m * 8);
+        let params = e.params([m as u32, lo(p0), hi(p0), 0, 0, 0, 0, 0]);
+        e.dispatch(
+            &mut enc,
+            &e.pipelines().remap_scatter,
+            &[
+                (0, &params),
+                (1, &mapped),
+                (2, &flags),
+                (3, &pos),
+                (4, &out_idx),
+                (5, &out_keep),
+            ],
+            Engine::groups(m),
+        )?;
+        let (mut kept, mut flag) = ([0u8; 4], [0u8; 4]);
+        e.finish(enc, &mut [(&pos, m * 4, &mut kept), (&bad, 0, &mut flag)])?;
+        if flag != [0; 4] {
+            let bad = indices[p0 as usize..p1 as usize]
+                .iter()
+                .find(|&&i| i >= table.len() as u64)
+                .copied()
+                .unwrap_or(u64::MAX);
+            return Err(KernelError::bad(
+                "remap",
+                format!("index {bad} outside the table of {}", table.len()),
+            ));
+        }
+        let kept = u32::from_le_bytes(kept) as usize;
+
+        // Lines whose old end lies in (p0, p1]; earlier ones ending at 0 stay 0.
+        let la = indptr[1..].partition_point(|&x| x <= p0);
+        let lb = indptr[1..].partition_point(|&x| x <= p1);
+        let mut enc = e.encoder();
+        let mut chunks = Vec::new();
+        for c0 in (la..lb).step_by(max_lines as usize) {
+            let c1 = (c0 + max_lines as usize).min(lb);
+            let ptr = e.input(bytes(&indptr[c0..=c1]));
+            let ends = e.output((c1 - c0) as u64 * 8);
+            let params = e.params([
+                (c1 - c0) as u32,
+                lo(p0),
+                lo(kept_before),
+                hi(kept_before),
+                sort as u32,
+                0,
+                0,
+                0,
+            ]);
+            e.dispatch(
+                &mut enc,
+                &e.pipelines().remap_lines,
+                &[
+                    (0, &params),
+                    (1, &ptr),
+                    (2, &pos),
+                    (3, &ends),
+                    (4, &out_idx),
+                    (5, &out_keep),
+                ],
+                Engine::groups((c1 - c0) as u64),
+            )?;
+            chunks.push((c0, c1, ends));
+        }
+        let at = out.indices.len();
+        out.indices.resize(at + kept, 0);
+        out.keep.resize(at + kept, 0);
+        let mut reads: Vec<(&wgpu::Buffer, u64, &mut [u8])> = vec![
+            (&out_idx, 0, bytes_mut(&mut out.indices[at..])),
+            (&out_keep, 0, bytes_mut(&mut out.keep[at..])),
+        ];
+        let mut rest = &mut out.indptr[la + 1..=lb];
+        for (c0, c1, ends) in &chunks {
+            let (head, tail) = rest.split_at_mut(c1 - c0);
+            reads.push((ends, 0, bytes_mut(head)));
+            rest = tail;
+        }
+        e.finish(enc, &mut reads)?;
+        kept_before += kept as u64;
+    }
+    Ok(out)
+}
+
+pub(super) fn gather(
+    e: &Engine<'_>,
+    src: &[u8],
+    word: usize,
+    idx: &[u64],
+) -> Result<Vec<u8>, KernelError> {
+    check_word("gather", word)?;
+    if !src.len().is_multiple_of(word) {
+        return Err(KernelError::bad(
+            "gather",
+            format!("{} source bytes are not whole {word}-byte words", src.len()),
+        ));
+    }
+    let mut out = vec![0u8; idx.len() * word];
+    if idx.is_empty() {
+        return Ok(out);
+    }
+    let src_len = (src.len() / word) as u64;
+    // Slices start on a u32 boundary, so 1- and 2-byte slices hold a multiple of 4.
+    let per_slice = (e.tiles.binding_bytes / word as u64) & !3;
+    let slices: Vec<(u64, u64, wgpu::Buffer)> = if src.is_empty() {
+        vec![(0, 0, e.output(4))]
+    } else {
+        src.chunks(per_slice as usize * word)
+            .enumerate()
+            .map(|(i, s)| (i as u64 * per_slice, (s.len() / word) as u64, e.input(s)))
+            .collect()
+    };
+    let per_invocation = if word == 8 { 1 } else { 4 / word as u64 };
+    let per_tile = e.max_items(8, per_invocation) as usize;
+    let bad = e.output(4);
+    let mut flag = [0u8; 4];
+    for (ix, dst) in idx.chunks(per_tile).zip(out.chunks_mut(per_tile * word)) {
+        let n = ix.len() as u64;
+        let invocations = n.div_ceil(per_invocation);
+        let mut enc = e.encoder();
+        let ibuf = e.input(bytes(ix));
+        let obuf = e.output(n * word as u64);
+        for (s0, len, slice) in &slices {
+            let params = e.params([
+                invocations as u32,
+                n as u32,
+                word as u32,
+                *len as u32,
+                lo(*s0),
+                hi(*s0),
+                lo(src_len),
+                hi(src_len),
+            ]);
+            e.dispatch(
+                &mut enc,
+                &e.pipelines().gather,
+                &[(0, &params), (1, &ibuf), (2, slice), (3, &obuf), (4, &bad)],
+                Engine::groups(invocations),
+            )?;
+        }
+        e.finish(enc, &mut [(&obuf, 0, dst), (&bad, 0, &mut flag)])?;
+        if flag != [0; 4] {
+            let bad = ix
+                .iter()
+                .find(|&&i| i >= src_len)
+                .copied()
+                .unwrap_or(u64::MAX);
+            return Err(KernelError::bad(
+                "gather",
+                format!("index {bad} outside the {src_len} source elements"),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// One buffer with each piece's indptr values `a..=b`, piece after piece.
+fn piece_slices(e: &Engine<'_>, pieces: &[&[u64]], a: usize, b: usize) -> wgpu::Buffer {
+    let stride = ((b - a + 1) * 8) as u64;
+    let parts: Vec<(u64, &[u8])> = pieces
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i as u64 * stride, bytes(&p[a..=b])))
+        .collect();
+    e.input_at(stride * pieces.len() as u64, &parts)
+}
+
+pub(super) fn interleave(
+    e: &Engine<'_>,
+    pieces: &[&[u64]],
+) -> Result<(Vec<u64>, Vec<u64>), KernelError> {
+    let n = check_pieces(pieces)?;
+    let np = pieces.len() as u64;
+    // Indptr values of all pieces for a run of lines share one binding.
+    let max_values = e.max_items(8 * np, 1);
+    if max_values < 2 {
+        return Err(e.too_large("indptr of every piece for one line", 16 * np));
+    }
+    let mut indptr = vec![0u64; n + 1];
+    for v0 in (0..=n).step_by(max_values as usize) {
+        let v1 = (v0 + max_values as usize).min(n + 1);
+        let count = (v1 - v0) as u64;
+        let mut enc = e.encoder();
+        let ptrs = piece_slices(e, pieces, v0, v1 - 1);
+        let sums = e.output(count * 8);
+        let params = e.params([count as u32, 0, np as u32, count as u32, 0, 0, 0, 0]);
+        e.dispatch(
+            &mut enc,
+            &e.pipelines().interleave_count,
+            &[(0, &params), (1, &ptrs), (3, &sums)],
+            Engine::groups(count),
+        )?;
+        e.finish(enc, &mut [(&sums, 0, bytes_mut(&mut indptr[v0..v1]))])?;
+    }
+    let total = indptr[n];
+    let mut order = vec![0u64; total as usize];
+    if total == 0 {
+        return Ok((indptr, order));
+    }
+    let mut offsets = Vec::with_capacity(pieces.len());
+    let mut sum = 0u64;
+    for p in pieces {
+        offsets.push(sum);
+        sum += p[n];
+    }
+    let offsets = e.input(bytes(&offsets));
+    let max_entries = e.max_items(8, 1);
+    let mut la = 0;
+    while la < n {
+        // Skip empty lines, then take lines while entries and indptr values fit.
+        la += indptr[la + 1..].partition_point(|&x| x <= indptr[la]);
+        if la >= n {
+            break;
+        }
+        let last = (la + max_values as usize - 1).min(n);
+        let lb = la + indptr[la + 1..=last].partition_point(|&x| x <= indptr[la] + max_entries);
+        let (lb, ranges) = if lb > la {
+            (lb, vec![(indptr[la], indptr[lb])])
+        } else {
+            let (s, t) = (indptr[la], indptr[la + 1]);
+            let cuts = (s..t)
+                .step_by(max_entries as usize)
+                .map(|k| (k, (k + max_entries).min(t)))
+                .collect();
+            (la + 1, cuts)
+        };
+        let ptrs = piece_slices(e, pieces, la, lb);
+        let out_ptr = e.input(bytes(&indptr[la..=lb]));
+        let stride = (lb - la + 1) as u32;
+        for (k0, k1) in ranges {
+            let count = k1 - k0;
+            let mut enc = e.encoder();
+            let dst = e.output(count * 8);
+            let params = e.params([
+                count as u32,
+                (lb - la) as u32,
+                np as u32,
+                stride,
+                lo(k0),
+                hi(k0),
+                0,
+                0,
+            ]);
+            e.dispatch(
+                &mut enc,
+                &e.pipelines().interleave_order,
+                &[
+                    (0, &params),
+                    (1, &ptrs),
+                    (2, &out_ptr),
+                    (4, &offsets),
+                    (5, &dst),
+                ],
+                Engine::groups(count),
+            )?;
+            e.finish(
+                enc,
+                &mut [(&dst, 0, bytes_mut(&mut order[k0 as usize..k1 as usize]))],
+            )?;
+        }
+        la = lb;
+    }
+    Ok((indptr, order))
+}
+
+pub(super) fn tile_dense(
+    e: &Engine<'_>,
+    out_rows: usize,
+    out_cols: usize,
+    word: usize,
+    fill: u64,
+    pieces: &[DensePiece<'_>],
+) -> Result<Vec<u8>, KernelError> {
+    check_dense(out_rows, out_cols, word, pieces)?;
+    let row_bytes = (out_cols * word) as u64;
+    let mut out = vec![0u8; out_rows * row_bytes as usize];
+    if out.is_empty() {
+        return Ok(out);
+    }
+    let limit = e.tiles.binding_bytes;
+    if u32::try_from(out_cols).is_err() || pieces.iter().any(|p| u32::try_from(p.cols).is_err()) {
+        return Err(KernelError::bad("tile_dense", "more than 2^32 - 1 columns"));
+    }
+    // Inverse column maps, the later of two piece columns landing on one output column
+    // winning as it would when written in order.
+    const NONE: u32 = u32::MAX;
+    let inv_bytes = (pieces.len() * out_cols * 4) as u64;
+    if inv_bytes > limit {
+        return Err(e.too_large("inverse column maps", inv_bytes));
+    }
+    let mut inv = vec![NONE; pieces.len() * out_cols];
+    for (p, piece) in pieces.iter().enumerate() {
+        let inv = &mut inv[p * out_cols..(p + 1) * out_cols];
+        for (j, &c) in piece.col_map.iter().enumerate() {
+            if c != DROPPED {
+                inv[c as usize] = j as u32;
+            }
+        }
+    }
+    let inv = e.input(bytemuck::cast_slice(&inv));
+
+    let per_invocation = if word == 8 { 1 } else { 4 / word as u64 };
+    // Tiles start on a u32 boundary of the output.
+    let align = if row_bytes.is_multiple_of(4) { 1 } else { 4 };
+    let out_limit =
+        (limit / row_bytes).min(e.max_items(word as u64, per_invocation) / out_cols as u64);
+    let slice_bytes = |p: &DensePiece<'_>, r0: usize, r1: usize| -> Option<(usize, usize, u64)> {
+        let a = r0.max(p.row_offset);
+        let b = r1.min(p.row_offset + p.rows);
+        (a < b && p.cols > 0).then(|| (a, b, (((b - a) * p.cols * word) as u64).div_ceil(8) * 8))
+    };
+    let data_bytes = |r0: usize, r1: usize| -> u64 {
+        pieces
+            .iter()
+            .filter_map(|p| slice_bytes(p, r0, r1))
+            .map(|s| s.2)
+            .sum()
+    };
+    let mut r0 = 0;
+    while r0 < out_rows {
+        let mut rows = (out_limit as usize / align * align).min(out_rows - r0);
+        if rows == 0 {
+            return Err(e.too_large("output rows of one tile", row_bytes * align as u64));
+        }
+        while data_bytes(r0, r0 + rows) > limit {
+            if rows <= align {
+                return Err(e.too_large("input rows of one tile", data_bytes(r0, r0 + rows)));
+            }
+            rows = (rows / 2).div_ceil(align) * align;
+        }
+        let r1 = r0 + rows;
+        let mut info: Vec<u32> = Vec::new();
+        let mut parts: Vec<(u64, &[u8])> = Vec::new();
+        let mut at = 0u64;
+        for (p, piece) in pieces.iter().enumerate() {
+            let Some((a, b, size)) = slice_bytes(piece, r0, r1) else {
+                continue;
+            };
+            let src_bytes = piece.cols * word;
+            let first = (a - piece.row_offset) * src_bytes;
+            parts.push((at, &piece.data[first..first + (b - a) * src_bytes]));
+            info.extend([
+                (a - r0) as u32,
+                (b - a) as u32,
+                piece.cols as u32,
+                (at / 4) as u32,
+                (p * out_cols) as u32,
+                0,
+                0,
+                0,
+            ]);
+            at += size;
+        }
+        let data = e.input_at(at, &parts);
+        let info_buf = e.input(bytemuck::cast_slice(&info));
+        let elems = (rows * out_cols) as u64;
+        let invocations = elems.div_ceil(per_invocation);
+        let dst = e.output(elems * word as u64);
+        let params = e.params([
+            invocations as u32,
+            elems as u32,
+            out_cols as u32,
+            word as u32,
+            lo(fill),
+            hi(fill),
+            (info.len() / 8) as u32,
+            0,
+        ]);
+        let mut enc = e.encoder();
+        e.dispatch(
+            &mut enc,
+            &e.pipelines().tile_dense,
+            &[
+                (0, &params),
+                (1, &info_buf),
+                (2, &inv),
+                (3, &data),
+                (4, &dst),
+            ],
+            Engine::groups(invocations),
+        )?;
+        let start = r0 * row_bytes as usize;
+        e.finish(
+            enc,
+            &mut [(&dst, 0, &mut out[start..start + rows * row_bytes as usize])],
+        )?;
+        r0 = r1;
+    }
+    Ok(out)
+}

@@ -1,0 +1,246 @@
+//! Index and layout work of concatenation as data-parallel kernels, with a CPU
+//! reference backend ([`CpuKernels`]) and a wgpu backend ([`GpuKernels`]).
+//!
+//! Kernels never compute on values: values move as 1-, 2-, 4- or 8-byte words by bit
+//! pattern, so one kernel serves every dtype (and WGSL, which has no f64, can move
+//! f64 data untouched). Positions and offsets are `u64` throughout.
+
+mod cpu;
+pub mod gpu;
+#[cfg(test)]
+mod tests;
+
+pub use cpu::CpuKernels;
+pub use gpu::{list_adapters, AdapterSummary, GpuContext, GpuKernels, Preference, TileLimits};
+
+/// Table entry of [`Kernels::remap`] and column-map entry of [`DensePiece`] that drops
+/// the position.
+pub const DROPPED: u64 = u64::MAX;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    #[error("no GPU adapter found: {reason}")]
+    NoAdapter { reason: String },
+    #[error("GPU adapter {adapter}: device request failed: {reason}")]
+    DeviceRequest { adapter: String, reason: String },
+    #[error("GPU device lost: {reason}")]
+    DeviceLost { reason: String },
+    #[error("{kernel}: {what} needs {bytes} bytes in one binding, over the limit of {limit}")]
+    TooLarge {
+        kernel: &'static str,
+        what: &'static str,
+        bytes: u64,
+        limit: u64,
+    },
+    #[error("{kernel}: {reason}")]
+    BadArgument {
+        kernel: &'static str,
+        reason: String,
+    },
+    #[error("{kernel}: adding {base} overflows u64")]
+    Overflow { kernel: &'static str, base: u64 },
+    #[error("{kernel}: GPU error: {reason}")]
+    Gpu {
+        kernel: &'static str,
+        reason: String,
+    },
+}
+
+impl KernelError {
+    pub(crate) fn bad(kernel: &'static str, reason: impl Into<String>) -> KernelError {
+        KernelError::BadArgument {
+            kernel,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Result of [`Kernels::remap`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Remapped {
+    /// Starts at 0, one more entry than there are lines.
+    pub indptr: Vec<u64>,
+    pub indices: Vec<u64>,
+    /// Source entry position of each output entry: feed it to [`Kernels::gather`] to
+    /// move the values along.
+    pub keep: Vec<u64>,
+}
+
+/// One input block of [`Kernels::tile_dense`].
+#[derive(Clone, Copy, Debug)]
+pub struct DensePiece<'a> {
+    /// `rows * cols` row-major elements of the tile's word size.
+    pub data: &'a [u8],
+    pub rows: usize,
+    pub cols: usize,
+    /// Output row of the piece's first row.
+    pub row_offset: usize,
+    /// Output column of each piece column, or [`DROPPED`].
+    pub col_map: &'a [u64],
+}
+
+/// The index and layout work of concatenation. Implementations must agree bit for bit.
+pub trait Kernels: Send + Sync {
+    /// Names the backend, e.g. `cpu` or `gpu: llvmpipe (Vulkan)`.
+    fn name(&self) -> String;
+
+    /// `out[i] = values[i] + base`; an error if any sum overflows.
+    fn add_offset(&self, values: &[u64], base: u64) -> Result<Vec<u64>, KernelError>;
+
+    /// Moves the minor positions of compressed lines through `table`, dropping entries
+    /// whose position maps to [`DROPPED`]. `indptr` starts at 0 and ends at
+    /// `indices.len()`; every index must be below `table.len()`. With `sort`, entries
+    /// of each line are ordered by their new index (input indices are ascending and
+    /// unique within a line, and the table is injective on kept positions).
+    fn remap(
+        &self,
+        indptr: &[u64],
+        indices: &[u64],
+        table: &[u64],
+        sort: bool,
+    ) -> Result<Remapped, KernelError>;
+
+    /// `out[k] = src[idx[k]]` over elements of `word` bytes (1, 2, 4 or 8).
+    fn gather(&self, src: &[u8], word: usize, idx: &[u64]) -> Result<Vec<u8>, KernelError>;
+
+    /// Interleaves the lines of pieces that share `n` lines: output line `l` is line
+    /// `l` of piece 0, then of piece 1, and so on. Returns the output indptr and, for
+    /// each output entry, its position in the pieces' entries laid end to end.
+    fn interleave(&self, pieces: &[&[u64]]) -> Result<(Vec<u64>, Vec<u64>), KernelError>;
+
+    /// An `out_rows` x `out_cols` row-major block of `word`-byte elements, first all
+    /// `fill` (its low `word` bytes, little-endian), then each piece written over it in
+    /// order: piece row `r`, column `j` lands at row `row_offset + r`, column
+    /// `col_map[j]` (skipped when [`DROPPED`]).
+    fn tile_dense(
+        &self,
+        out_rows: usize,
+        out_cols: usize,
+        word: usize,
+        fill: u64,
+        pieces: &[DensePiece<'_>],
+    ) -> Result<Vec<u8>, KernelError>;
+}
+
+/// Checks shared by every backend, so both reject the same inputs with the same error.
+pub(crate) fn check_indptr(
+    kernel: &'static str,
+    indptr: &[u64],
+    nnz: usize,
+) -> Result<(), KernelError> {
+    let Some((&first, rest)) = indptr.split_first() else {
+        return Err(KernelError::bad(kernel, "indptr is empty"));
+    };
+    if first != 0 {
+        return Err(KernelError::bad(
+            kernel,
+            format!("indptr starts at {first}"),
+        ));
+    }
+    let mut prev = first;
+    for &p in rest {
+        if p < prev {
+            return Err(KernelError::bad(kernel, "indptr decreases"));
+        }
+        prev = p;
+    }
+    if prev != nnz as u64 {
+        return Err(KernelError::bad(
+            kernel,
+            format!("indptr ends at {prev}, but there are {nnz} entries"),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_word(kernel: &'static str, word: usize) -> Result<(), KernelError> {
+    if matches!(word, 1 | 2 | 4 | 8) {
+        Ok(())
+    } else {
+        Err(KernelError::bad(
+            kernel,
+            format!("word size {word}, expected 1, 2, 4 or 8"),
+        ))
+    }
+}
+
+pub(crate) fn check_pieces(pieces: &[&[u64]]) -> Result<usize, KernelError> {
+    let Some(first) = pieces.first() else {
+        return Err(KernelError::bad("interleave", "no pieces"));
+    };
+    let lines = first.len().saturating_sub(1);
+    for p in pieces {
+        if p.len() != lines + 1 {
+            return Err(KernelError::bad(
+                "interleave",
+                format!(
+                    "pieces have {} and {} lines",
+                    lines,
+                    p.len().saturating_sub(1)
+                ),
+            ));
+        }
+        check_indptr("interleave", p, *p.last().unwrap_or(&0) as usize)?;
+    }
+    Ok(lines)
+}
+
+pub(crate) fn check_dense(
+    out_rows: usize,
+    out_cols: usize,
+    word: usize,
+    pieces: &[DensePiece<'_>],
+) -> Result<(), KernelError> {
+    const K: &str = "tile_dense";
+    check_word(K, word)?;
+    out_rows
+        .checked_mul(out_cols)
+        .and_then(|n| n.checked_mul(word))
+        .ok_or_else(|| KernelError::bad(K, "output size overflows"))?;
+    for (i, p) in pieces.iter().enumerate() {
+        if p.rows.checked_mul(p.cols).and_then(|n| n.checked_mul(word)) != Some(p.data.len()) {
+            return Err(KernelError::bad(
+                K,
+                format!(
+                    "piece {i}: {} bytes for {} x {} words of {word} bytes",
+                    p.data.len(),
+                    p.rows,
+                    p.cols
+                ),
+            ));
+        }
+        if p.col_map.len() != p.cols {
+            return Err(KernelError::bad(
+                K,
+                format!(
+                    "piece {i}: {} column targets for {} columns",
+                    p.col_map.len(),
+                    p.cols
+                ),
+            ));
+        }
+        if p.row_offset
+            .checked_add(p.rows)
+            .is_none_or(|end| end > out_rows)
+        {
+            return Err(KernelError::bad(
+                K,
+                format!(
+                    "piece {i}: rows {}..{}+{} outside the {out_rows} output rows",
+                    p.row_offset, p.row_offset, p.rows
+                ),
+            ));
+        }
+        if let Some(c) = p
+            .col_map
+            .iter()
+            .find(|&&c| c != DROPPED && c >= out_cols as u64)
+        {
+            return Err(KernelError::bad(
+                K,
+                format!("piece {i}: column target {c} outside the {out_cols} output columns"),
+            ));
+        }
+    }
+    Ok(())
+}

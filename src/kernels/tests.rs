@@ -1,0 +1,557 @@
+//! One suite, run against every backend and against the GPU backend with tiles cut
+//! small, each compared with the plain loops below.
+
+use std::io::Write;
+use std::sync::{Arc, OnceLock};
+
+use proptest::prelude::*;
+
+use super::*;
+
+// ---------------------------------------------------------------- references
+
+fn ref_add_offset(values: &[u64], base: u64) -> Option<Vec<u64>> {
+    values.iter().map(|v| v.checked_add(base)).collect()
+}
+
+fn ref_remap(indptr: &[u64], indices: &[u64], table: &[u64], sort: bool) -> Remapped {
+    let mut out = Remapped {
+        indptr: vec![0],
+        ..Remapped::default()
+    };
+    for l in 0..indptr.len() - 1 {
+        let mut line: Vec<(u64, u64)> = Vec::new();
+        for k in indptr[l]..indptr[l + 1] {
+            let new = table[indices[k as usize] as usize];
+            if new != DROPPED {
+                line.push((new, k));
+            }
+        }
+        if sort {
+            line.sort();
+        }
+        for (new, k) in line {
+            out.indices.push(new);
+            out.keep.push(k);
+        }
+        out.indptr.push(out.indices.len() as u64);
+    }
+    out
+}
+
+fn ref_gather(src: &[u8], word: usize, idx: &[u64]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for &i in idx {
+        out.extend_from_slice(&src[i as usize * word..(i as usize + 1) * word]);
+    }
+    out
+}
+
+fn ref_interleave(pieces: &[&[u64]]) -> (Vec<u64>, Vec<u64>) {
+    let n = pieces[0].len() - 1;
+    let mut indptr = vec![0];
+    let mut order = Vec::new();
+    for l in 0..n {
+        let mut before = 0;
+        for p in pieces {
+            for k in p[l]..p[l + 1] {
+                order.push(before + k);
+            }
+            before += p[n];
+        }
+        indptr.push(order.len() as u64);
+    }
+    (indptr, order)
+}
+
+fn ref_tile_dense(
+    rows: usize,
+    cols: usize,
+    word: usize,
+    fill: u64,
+    pieces: &[DensePiece<'_>],
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    for _ in 0..rows * cols {
+        out.extend_from_slice(&fill.to_le_bytes()[..word]);
+    }
+    for p in pieces {
+        for r in 0..p.rows {
+            for j in 0..p.cols {
+                let c = p.col_map[j];
+                if c == DROPPED {
+                    continue;
+                }
+                let to = ((p.row_offset + r) * cols + c as usize) * word;
+                let from = (r * p.cols + j) * word;
+                out[to..to + word].copy_from_slice(&p.data[from..from + word]);
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------- inputs
+
+/// Lines of the given lengths with ascending unique indices below `width`, spread by
+/// a simple deterministic generator.
+fn lines(lengths: &[usize], width: u64, seed: u64) -> (Vec<u64>, Vec<u64>) {
+    let mut indptr = vec![0u64];
+    let mut indices = Vec::new();
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    for &len in lengths {
+        let len = len.min(width as usize);
+        let mut picked: Vec<u64> = Vec::with_capacity(len);
+        let mut j = 0u64;
+        while picked.len() < len {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let left = (len - picked.len()) as u64;
+            let room = width - j;
+            if room == left || (x >> 33) % room < left * 2 {
+                picked.push(j);
+            }
+            j += 1;
+        }
+        indices.extend(picked);
+        indptr.push(indices.len() as u64);
+    }
+    (indptr, indices)
+}
+
+/// A reversing table dropping every `drop_every`-th position (0: none), its targets
+/// shifted by `shift`.
+fn table(width: u64, drop_every: u64, shift: u64) -> Vec<u64> {
+    (0..width)
+        .map(|i| {
+            if drop_every > 0 && i % drop_every == 0 {
+                DROPPED
+            } else {
+                width - 1 - i + shift
+            }
+        })
+        .collect()
+}
+
+fn words(n: usize, word: usize, seed: u8) -> Vec<u8> {
+    (0..n * word)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+// ---------------------------------------------------------------- backends
+
+/// The GPU context shared by all GPU tests (lavapipe takes a while to compile the
+/// pipelines). `None` when no adapter exists, unless ADCAT_REQUIRE_GPU=1.
+fn gpu_context() -> Option<Arc<GpuContext>> {
+    static CTX: OnceLock<Option<Arc<GpuContext>>> = OnceLock::new();
+    CTX.get_or_init(|| match GpuContext::acquire(Preference::Any) {
+        Ok(ctx) => Some(Arc::new(ctx)),
+        Err(e) => {
+            if std::env::var("ADCAT_REQUIRE_GPU").as_deref() == Ok("1") {
+                panic!("ADCAT_REQUIRE_GPU=1 but no GPU adapter: {e}");
+            }
+            // Straight to stderr: the test harness swallows eprintln! of passing tests.
+            let _ = writeln!(
+                std::io::stderr(),
+                "WARNING: no GPU adapter: GPU kernel tests SKIPPED ({e})"
+            );
+            None
+        }
+    })
+    .clone()
+}
+
+fn gpu() -> Option<GpuKernels> {
+    gpu_context().map(GpuKernels::new)
+}
+
+fn gpu_limited(binding_bytes: u64, groups_per_dim: u32) -> Option<GpuKernels> {
+    gpu().map(|k| {
+        k.with_tile_limits(TileLimits {
+            binding_bytes,
+            groups_per_dim,
+        })
+    })
+}
+
+fn cpu() -> Option<CpuKernels> {
+    Some(CpuKernels)
+}
+
+// ---------------------------------------------------------------- the suite
+
+macro_rules! kernel_suite {
+    ($backend:expr, large: $large:expr) => {
+        use super::*;
+
+        fn backend() -> Option<impl Kernels> {
+            $backend
+        }
+
+        fn check_remap(k: &impl Kernels, indptr: &[u64], indices: &[u64], table: &[u64], sort: bool) {
+            let got = k.remap(indptr, indices, table, sort).expect("remap");
+            assert_eq!(got, ref_remap(indptr, indices, table, sort), "{}", k.name());
+        }
+
+        #[test]
+        fn add_offset_fixed() {
+            let Some(k) = backend() else { return };
+            assert_eq!(k.add_offset(&[], 5).unwrap(), Vec::<u64>::new());
+            let values: Vec<u64> = (0..3000u64).map(|i| i * 0x1_0000_0001 + 0xffff_ff00).collect();
+            for base in [0, 1, 0xff, 0xffff_ffff, 0x1_0000_0000, 0x7fff_ffff_ffff] {
+                assert_eq!(k.add_offset(&values, base).unwrap(), ref_add_offset(&values, base).unwrap());
+            }
+            assert!(matches!(
+                k.add_offset(&[1, u64::MAX - 2, 3], 3),
+                Err(KernelError::Overflow { .. })
+            ));
+            assert_eq!(k.add_offset(&[u64::MAX - 3], 3).unwrap(), vec![u64::MAX]);
+        }
+
+        #[test]
+        fn remap_edges() {
+            let Some(k) = backend() else { return };
+            // No lines, empty lines, no entries.
+            check_remap(&k, &[0], &[], &[], false);
+            check_remap(&k, &[0, 0, 0], &[], &[DROPPED, 1], true);
+            // All kept in order, all dropped, one kept.
+            let (ptr, idx) = lines(&[3, 0, 5, 1], 8, 1);
+            check_remap(&k, &ptr, &idx, &(10..18).collect::<Vec<_>>(), false);
+            check_remap(&k, &ptr, &idx, &[DROPPED; 8], false);
+            check_remap(&k, &ptr, &idx, &[DROPPED; 8], true);
+            let mut one = vec![DROPPED; 8];
+            one[idx[0] as usize] = 0;
+            check_remap(&k, &ptr, &idx, &one, true);
+            // Reordering with and without sort, targets past 2^32.
+            for shift in [0, 1 << 32, (1 << 33) + 7] {
+                for sort in [false, true] {
+                    check_remap(&k, &ptr, &idx, &table(8, 3, shift), sort);
+                }
+            }
+        }
+
+        #[test]
+        fn remap_crosses_tiles() {
+            let Some(k) = backend() else { return };
+            // Many short lines, some empty, over several tiles and workgroups.
+            let lengths: Vec<usize> = (0..700).map(|i| (i * 7) % 13).collect();
+            let (ptr, idx) = lines(&lengths, 50, 2);
+            for (drop_every, sort) in [(0, false), (4, false), (4, true), (1, true), (7, true)] {
+                check_remap(&k, &ptr, &idx, &table(50, drop_every, 3), sort);
+            }
+            // Long lines, leading and trailing empty lines.
+            let mut lengths = vec![0, 0, 200, 180];
+            lengths.extend(vec![0; 5]);
+            let (ptr, idx) = lines(&lengths, 400, 3);
+            check_remap(&k, &ptr, &idx, &table(400, 5, 0), true);
+            check_remap(&k, &ptr, &idx, &table(400, 0, 0), false);
+            // One line longer than a small tile (allowed unsorted).
+            let (ptr, idx) = lines(&[0, 3000, 2], 5000, 4);
+            check_remap(&k, &ptr, &idx, &table(5000, 3, 1), false);
+        }
+
+        #[test]
+        fn remap_large() {
+            let Some(k) = backend() else { return };
+            if !$large {
+                return;
+            }
+            // Past 1024^2 entries: the scan needs three levels.
+            let lengths: Vec<usize> = (0..11_000).map(|i| 60 + (i * 37) % 81).collect();
+            let (ptr, idx) = lines(&lengths, 2000, 5);
+            assert!(idx.len() > 1 << 20);
+            check_remap(&k, &ptr, &idx, &table(2000, 6, 9), true);
+        }
+
+        #[test]
+        fn remap_rejects() {
+            let Some(k) = backend() else { return };
+            let (ptr, idx) = lines(&[2, 3], 6, 1);
+            assert!(k.remap(&ptr, &idx, &[0, 1, 2], false).is_err(), "index outside table");
+            assert!(k.remap(&[1, 2], &[0], &[0, 1], false).is_err(), "indptr from 1");
+            assert!(k.remap(&[0, 2, 1], &[0, 1], &[0, 1], false).is_err(), "decreasing");
+            assert!(k.remap(&[0, 1], &[0, 1], &[0, 1], false).is_err(), "short indptr");
+            assert!(k.remap(&[], &[], &[], false).is_err(), "empty indptr");
+        }
+
+        #[test]
+        fn gather_fixed() {
+            let Some(k) = backend() else { return };
+            for word in [1, 2, 4, 8] {
+                assert_eq!(k.gather(&[], word, &[]).unwrap(), Vec::<u8>::new());
+                let src = words(3001, word, word as u8);
+                // Odd counts leave partial u32 words at the end of tiles.
+                for n in [1, 3, 5, 1027, 4099] {
+                    let idx: Vec<u64> = (0..n as u64).map(|i| (i * 7919) % 3001).collect();
+                    assert_eq!(k.gather(&src, word, &idx).unwrap(), ref_gather(&src, word, &idx), "word {word} n {n}");
+                }
+                assert!(k.gather(&src, word, &[3001]).is_err());
+                assert!(k.gather(&[], word, &[0]).is_err());
+            }
+            // Bit patterns survive: NaN payloads, high words.
+            let f: Vec<u8> = [f64::NAN, -0.0, f64::INFINITY, 1e300]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect();
+            assert_eq!(k.gather(&f, 8, &[3, 0, 1, 2, 0]).unwrap(), ref_gather(&f, 8, &[3, 0, 1, 2, 0]));
+            assert!(k.gather(&[0; 6], 4, &[0]).is_err(), "ragged source");
+            assert!(k.gather(&[0; 6], 3, &[0]).is_err(), "word 3");
+        }
+
+        #[test]
+        fn interleave_fixed() {
+            let Some(k) = backend() else { return };
+            let cases: Vec<Vec<Vec<u64>>> = vec![
+                vec![vec![0]],
+                vec![vec![0], vec![0]],
+                vec![vec![0, 0, 0], vec![0, 0, 0]],
+                vec![vec![0, 2, 2, 5], vec![0, 0, 3, 4], vec![0, 1, 1, 1]],
+                // Many lines over tiles; a long line alone.
+                (0..3)
+                    .map(|p| {
+                        let mut v = vec![0u64];
+                        for l in 0..900u64 {
+                            v.push(v[v.len() - 1] + (l * (p + 3)) % 7);
+                        }
+                        v
+                    })
+                    .collect(),
+                vec![vec![0, 0, 2500, 2501], vec![0, 3, 3, 2003]],
+            ];
+            for case in &cases {
+                let pieces: Vec<&[u64]> = case.iter().map(|v| v.as_slice()).collect();
+                assert_eq!(k.interleave(&pieces).unwrap(), ref_interleave(&pieces));
+            }
+            assert!(k.interleave(&[]).is_err());
+            assert!(k.interleave(&[&[0, 1], &[0, 1, 2]]).is_err());
+            assert!(k.interleave(&[&[0, 2, 1]]).is_err());
+        }
+
+        #[test]
+        fn tile_dense_fixed() {
+            let Some(k) = backend() else { return };
+            for word in [1, 2, 4, 8] {
+                let fill = 0xfedc_ba98_7654_3210u64;
+                assert_eq!(k.tile_dense(0, 5, word, fill, &[]).unwrap(), Vec::<u8>::new());
+                assert_eq!(k.tile_dense(3, 0, word, fill, &[]).unwrap(), Vec::<u8>::new());
+                assert_eq!(k.tile_dense(3, 5, word, fill, &[]).unwrap(), ref_tile_dense(3, 5, word, fill, &[]));
+                // Stacked rows with reordered and dropped columns (axis 0), then side by
+                // side (axis 1), odd widths so rows straddle u32 words.
+                let a = words(40 * 7, word, 1);
+                let b = words(33 * 4, word, 2);
+                let map_a: Vec<u64> = vec![6, DROPPED, 0, 2, 1, 5, 3];
+                let map_b: Vec<u64> = vec![4, 2, DROPPED, 0];
+                let stacked = [
+                    DensePiece { data: &a, rows: 40, cols: 7, row_offset: 0, col_map: &map_a },
+                    DensePiece { data: &b, rows: 33, cols: 4, row_offset: 40, col_map: &map_b },
+                ];
+                assert_eq!(
+                    k.tile_dense(75, 7, word, fill, &stacked).unwrap(),
+                    ref_tile_dense(75, 7, word, fill, &stacked),
+                    "stacked, word {word}"
+                );
+                let c = words(75 * 3, word, 3);
+                let left: Vec<u64> = vec![0, 1, 2];
+                let right: Vec<u64> = vec![3, 4, 5];
+                let side = [
+                    DensePiece { data: &c, rows: 75, cols: 3, row_offset: 0, col_map: &left },
+                    DensePiece { data: &c, rows: 75, cols: 3, row_offset: 0, col_map: &right },
+                    // Overlapping a later piece: it wins.
+                    DensePiece { data: &b, rows: 33, cols: 4, row_offset: 20, col_map: &map_b },
+                ];
+                assert_eq!(
+                    k.tile_dense(75, 7, word, fill, &side).unwrap(),
+                    ref_tile_dense(75, 7, word, fill, &side),
+                    "side by side, word {word}"
+                );
+                assert!(k.tile_dense(39, 7, word, fill, &stacked).is_err(), "rows past the end");
+                let bad_col = [DensePiece { data: &b, rows: 33, cols: 4, row_offset: 0, col_map: &map_b }];
+                assert!(k.tile_dense(33, 4, word, fill, &bad_col).is_err(), "column past the end");
+            }
+        }
+
+        fn remap_input() -> impl Strategy<Value = (Vec<u64>, Vec<u64>, Vec<u64>, bool)> {
+            (0u64..40, prop::collection::vec(0usize..12, 0..20), any::<u64>(), 0u64..5, any::<bool>())
+                .prop_flat_map(|(width, lengths, seed, drop_every, sort)| {
+                    let (ptr, idx) = lines(&lengths, width, seed);
+                    let perm = Just((0..width).collect::<Vec<u64>>()).prop_shuffle();
+                    (Just(ptr), Just(idx), perm, Just(drop_every), Just(sort))
+                })
+                .prop_map(|(ptr, idx, perm, drop_every, sort)| {
+                    let table = perm
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &t)| if drop_every > 0 && i as u64 % drop_every == 0 { DROPPED } else { t * 3 })
+                        .collect();
+                    (ptr, idx, table, sort)
+                })
+        }
+
+        fn pieces_input() -> impl Strategy<Value = Vec<Vec<u64>>> {
+            (1usize..5, 0usize..30).prop_flat_map(|(np, n)| {
+                prop::collection::vec(prop::collection::vec(0u64..6, n), np).prop_map(|pieces| {
+                    pieces
+                        .into_iter()
+                        .map(|lens| {
+                            let mut v = vec![0];
+                            for len in lens {
+                                v.push(v[v.len() - 1] + len);
+                            }
+                            v
+                        })
+                        .collect()
+                })
+            })
+        }
+
+        type DenseCase = (usize, usize, usize, u64, Vec<(Vec<u8>, usize, usize, usize, Vec<u64>)>);
+
+        fn dense_input() -> impl Strategy<Value = DenseCase> {
+            (0usize..40, 0usize..10, prop::sample::select(vec![1usize, 2, 4, 8]), any::<u64>())
+                .prop_flat_map(|(rows, cols, word, fill)| {
+                    let piece = (0..=rows, 0usize..6).prop_flat_map(move |(prows, pcols)| {
+                        (
+                            prop::collection::vec(any::<u8>(), prows * pcols * word),
+                            Just(prows),
+                            Just(pcols),
+                            0..=rows - prows,
+                            prop::collection::vec(
+                                prop_oneof![Just(DROPPED), (0..cols.max(1) as u64)],
+                                pcols,
+                            ),
+                        )
+                    });
+                    let pieces = if cols == 0 {
+                        Just(Vec::new()).boxed()
+                    } else {
+                        prop::collection::vec(piece, 0..4).boxed()
+                    };
+                    (Just(rows), Just(cols), Just(word), Just(fill), pieces)
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(32))]
+
+            #[test]
+            fn prop_add_offset(values in prop::collection::vec(any::<u64>(), 0..300), base in any::<u64>(), small in any::<bool>()) {
+                let Some(k) = backend() else { return Ok(()) };
+                let base = if small { base >> 40 } else { base };
+                let values: Vec<u64> = if small { values.iter().map(|v| v >> 1).collect() } else { values };
+                match (k.add_offset(&values, base), ref_add_offset(&values, base)) {
+                    (Ok(got), Some(want)) => prop_assert_eq!(got, want),
+                    (Err(_), None) => {}
+                    (got, want) => prop_assert!(false, "{:?} vs {:?}", got.map(|v| v.len()), want.map(|v| v.len())),
+                }
+            }
+
+            #[test]
+            fn prop_remap((ptr, idx, table, sort) in remap_input()) {
+                let Some(k) = backend() else { return Ok(()) };
+                prop_assert_eq!(k.remap(&ptr, &idx, &table, sort).unwrap(), ref_remap(&ptr, &idx, &table, sort));
+            }
+
+            #[test]
+            fn prop_gather(word in prop::sample::select(vec![1usize, 2, 4, 8]), n in 0usize..200, picks in prop::collection::vec(any::<u64>(), 0..300), seed in any::<u8>()) {
+                let Some(k) = backend() else { return Ok(()) };
+                let src = words(n, word, seed);
+                let idx: Vec<u64> = if n == 0 { Vec::new() } else { picks.iter().map(|p| p % n as u64).collect() };
+                prop_assert_eq!(k.gather(&src, word, &idx).unwrap(), ref_gather(&src, word, &idx));
+            }
+
+            #[test]
+            fn prop_interleave(pieces in pieces_input()) {
+                let Some(k) = backend() else { return Ok(()) };
+                let pieces: Vec<&[u64]> = pieces.iter().map(|v| v.as_slice()).collect();
+                prop_assert_eq!(k.interleave(&pieces).unwrap(), ref_interleave(&pieces));
+            }
+
+            #[test]
+            fn prop_tile_dense((rows, cols, word, fill, pieces) in dense_input()) {
+                let Some(k) = backend() else { return Ok(()) };
+                let pieces: Vec<DensePiece<'_>> = pieces
+                    .iter()
+                    .map(|(data, prows, pcols, row_offset, col_map)| DensePiece {
+                        data,
+                        rows: *prows,
+                        cols: *pcols,
+                        row_offset: *row_offset,
+                        col_map,
+                    })
+                    .collect();
+                prop_assert_eq!(
+                    k.tile_dense(rows, cols, word, fill, &pieces).unwrap(),
+                    ref_tile_dense(rows, cols, word, fill, &pieces)
+                );
+            }
+        }
+    };
+}
+
+mod cpu {
+    kernel_suite!(cpu(), large: true);
+}
+
+mod gpu {
+    kernel_suite!(gpu(), large: true);
+}
+
+/// Small bindings: many tiles, table and source slices, lines split across tiles.
+mod gpu_small_tiles {
+    kernel_suite!(gpu_limited(2048, 65535), large: false);
+}
+
+/// Two workgroups per dimension: 2-D grids and many dispatches.
+mod gpu_small_grid {
+    kernel_suite!(gpu_limited(16384, 2), large: false);
+}
+
+#[test]
+fn gpu_refuses_sorting_a_line_over_a_tile() {
+    let Some(k) = gpu_limited(2048, 65535) else {
+        return;
+    };
+    let (ptr, idx) = lines(&[300], 400, 1);
+    let err = k.remap(&ptr, &idx, &table(400, 0, 0), true).unwrap_err();
+    assert!(matches!(err, KernelError::TooLarge { .. }), "{err}");
+}
+
+#[test]
+fn gpu_name_and_limits() {
+    let Some(k) = gpu() else { return };
+    assert!(k.name().starts_with("gpu: "), "{}", k.name());
+    let limits = k.tile_limits();
+    assert!(limits.binding_bytes >= 1 << 20 && limits.binding_bytes <= 1 << 31);
+    assert!(!list_adapters().is_empty());
+}
+
+#[test]
+fn dispatch_grids() {
+    use super::gpu::grid_for_tests as grid;
+    assert_eq!(grid(1, 65535), Some((1, 1)));
+    assert_eq!(grid(65535, 65535), Some((65535, 1)));
+    assert_eq!(grid(65536, 65535), Some((65535, 2)));
+    assert_eq!(grid(5, 2), None);
+    assert_eq!(grid(4, 2), Some((2, 2)));
+    assert_eq!(grid(3, 2), Some((2, 2)));
+}
+
+#[test]
+fn gpu_small_tiles_mean_many_dispatches() {
+    let Some(k) = gpu_limited(2048, 2) else {
+        return;
+    };
+    let lengths: Vec<usize> = (0..700).map(|i| (i * 7) % 13).collect();
+    let (ptr, idx) = lines(&lengths, 50, 2);
+    let before = k.context().dispatches();
+    let got = k.remap(&ptr, &idx, &table(50, 4, 3), true).unwrap();
+    assert_eq!(got, ref_remap(&ptr, &idx, &table(50, 4, 3), true));
+    // 256 entries a tile, each at least mark, scan, scatter and lines.
+    let tiles = idx.len() as u64 / 256;
+    assert!(tiles >= 16);
+    assert!(k.context().dispatches() - before >= 4 * tiles);
+}
