@@ -210,12 +210,6 @@ impl ConcatArgs {
                 .and_then(Strategy::parse)
                 .unwrap_or(Strategy::None)
         };
-        if self.device == "gpu" {
-            return Err(Error::Usage(
-                "--device gpu: this build of adcat has no GPU path yet; use --device cpu or auto"
-                    .into(),
-            ));
-        }
         if let Some(keys) = &self.keys {
             if keys.len() != self.inputs.len() {
                 return Err(Error::Usage(format!(
@@ -241,6 +235,11 @@ impl ConcatArgs {
             index_unique: self.index_unique.clone(),
             fill_value: self.fill_value.as_deref().map(parse_fill).transpose()?,
             pairwise: self.pairwise,
+            device: match self.device.as_str() {
+                "cpu" => crate::concat::device::Device::Cpu,
+                "gpu" => crate::concat::device::Device::Gpu,
+                _ => crate::concat::device::Device::Auto,
+            },
             layout: self.out.layout(&self.output)?,
             max_memory: self.out.max_memory,
             overwrite: self.out.overwrite,

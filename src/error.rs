@@ -30,6 +30,9 @@ pub enum Error {
     OutputExists { path: PathBuf },
     #[error("{path}: {reason}")]
     Output { path: PathBuf, reason: String },
+    /// No usable compute device for what was asked.
+    #[error("{0}")]
+    Device(String),
     /// Options that are valid one by one but not together; reported like a usage error.
     #[error("{0}")]
     Usage(String),

@@ -905,7 +905,17 @@ mod tests {
             categories: strs(&["hi", "lo"]),
             ordered: true,
         };
-        assert!(unify(&[&a, &b], false).is_err());
+        // Differing order: pandas falls back to object strings.
+        assert_eq!(unify(&[&a, &b], false), Ok(OutCol::Str(StrKind::Object)));
+        let n = ColType::Cat {
+            categories: Data::I64(vec![1, 2]),
+            ordered: true,
+        };
+        let m = ColType::Cat {
+            categories: Data::I64(vec![2, 1]),
+            ordered: true,
+        };
+        assert!(unify(&[&n, &m], false).is_err());
     }
 
     #[test]

@@ -6,7 +6,9 @@
 use crate::concat::blocks::{extend, gather, Appender};
 use crate::concat::dtype::{cast, filled};
 use crate::concat::index::Reindex;
+use crate::concat::words::{bytes_of, data_of, kernel_error, pattern_of};
 use crate::error::{Error, Result};
+use crate::kernels::{DensePiece, KernelError, Kernels, DROPPED};
 use crate::layout::Layout;
 use crate::store::{join, Attrs, DType, Data, StoreReader, StoreWriter};
 use crate::value::nonzero;
@@ -148,6 +150,16 @@ pub struct Ctx<'a> {
     pub layout: &'a Layout,
     pub block_bytes: u64,
     pub progress: &'a crate::progress::Progress,
+    /// Where the index work runs (CPU or GPU); both give the same bytes.
+    pub kernels: &'a dyn Kernels,
+}
+
+/// `old_to_new` as a kernel table: each input position's output position, or dropped.
+fn table_of(alt: &Reindex) -> Vec<u64> {
+    alt.old_to_new
+        .iter()
+        .map(|o| o.unwrap_or(DROPPED))
+        .collect()
 }
 
 impl MatrixJob {
@@ -156,6 +168,10 @@ impl MatrixJob {
             OutKind::Dense => self.write_dense(ctx),
             OutKind::Csr | OutKind::Csc => self.write_sparse(ctx),
         }
+    }
+
+    fn k<T>(&self, ctx: &Ctx<'_>, r: std::result::Result<T, KernelError>) -> Result<T> {
+        r.map_err(|e| kernel_error(ctx.out.path(), &self.node, e))
     }
 
     fn part_stores<'a>(&self, ctx: &'a Ctx<'_>, part: &Part) -> &'a dyn StoreReader {
@@ -203,7 +219,8 @@ impl MatrixJob {
         inverses: &[Option<Vec<Option<u64>>>],
     ) -> Result<Data> {
         let cols = self.shape[1];
-        let mut block = filled(self.dtype, ((r1 - r0) * cols) as usize, self.fill);
+        // (values, output row of the first, output column of each input column)
+        let mut pieces: Vec<(Data, usize, Vec<u64>)> = Vec::new();
         for (part, inv) in self.parts.iter().zip(inverses) {
             let Some(src) = &part.source else { continue };
             let store = self.part_stores(ctx, part);
@@ -212,38 +229,48 @@ impl MatrixJob {
                 if a >= b {
                     continue;
                 }
-                let old_cols = src.shape[1];
-                let data = store.read(&src.node, &[a - part.offset, 0], &[b - a, old_cols])?;
-                let data = cast(data, self.dtype);
-                let mut dst = Vec::with_capacity(((b - a) * old_cols) as usize);
-                let mut from = Vec::with_capacity(dst.capacity());
-                for r in 0..(b - a) {
-                    for (j, nj) in part.alt.old_to_new.iter().enumerate() {
-                        if let Some(nj) = nj {
-                            dst.push(((a - r0 + r) * cols + nj) as usize);
-                            from.push((r * old_cols) as usize + j);
-                        }
-                    }
-                }
-                scatter(&mut block, &dst, &data, &from);
+                let data = store.read(&src.node, &[a - part.offset, 0], &[b - a, src.shape[1]])?;
+                pieces.push((
+                    cast(data, self.dtype),
+                    (a - r0) as usize,
+                    table_of(&part.alt),
+                ));
             } else {
                 let inv = inv.as_ref().expect("computed for present parts");
                 let sel = Select::List(inv[r0 as usize..r1 as usize].to_vec());
                 let width = src.shape[1];
+                let columns: Vec<u64> = (part.offset..part.offset + width).collect();
                 for (local, line, n) in sel.runs() {
                     let data = store.read(&src.node, &[line, 0], &[n, width])?;
-                    let data = cast(data, self.dtype);
-                    let mut dst = Vec::with_capacity((n * width) as usize);
-                    for r in 0..n {
-                        for j in 0..width {
-                            dst.push(((local as u64 + r) * cols + part.offset + j) as usize);
-                        }
-                    }
-                    let from: Vec<usize> = (0..(n * width) as usize).collect();
-                    scatter(&mut block, &dst, &data, &from);
+                    pieces.push((cast(data, self.dtype), local, columns.clone()));
                 }
             }
         }
+        let bytes: Vec<std::borrow::Cow<'_, [u8]>> =
+            pieces.iter().map(|p| bytes_of(&p.0)).collect();
+        let tiles: Vec<DensePiece<'_>> = pieces
+            .iter()
+            .zip(&bytes)
+            .map(|((data, row_offset, col_map), b)| DensePiece {
+                data: b,
+                rows: data.len() / col_map.len().max(1),
+                cols: col_map.len(),
+                row_offset: *row_offset,
+                col_map,
+            })
+            .collect();
+        let fill = pattern_of(&filled(self.dtype, 1, self.fill));
+        let out = self.k(
+            ctx,
+            ctx.kernels.tile_dense(
+                (r1 - r0) as usize,
+                cols as usize,
+                self.dtype.size(),
+                fill,
+                &tiles,
+            ),
+        )?;
+        let block = data_of(self.dtype, &out);
         Ok(block)
     }
 
@@ -298,18 +325,19 @@ impl MatrixJob {
             .iter()
             .map(|p| (!along_major).then(|| p.alt.new_to_old()))
             .collect();
+        let tables: Vec<Vec<u64>> = self.parts.iter().map(|p| table_of(&p.alt)).collect();
         let mut nnz = 0u64;
         crate::concat::pipeline::run(
             crate::concat::pipeline::ranges(major, lines_per_block),
             |m0, m1| {
                 if along_major {
-                    self.block_along_major(ctx, m0, m1, minor)
+                    self.block_along_major(ctx, m0, m1, minor, &tables)
                 } else {
                     self.block_along_minor(ctx, m0, m1, &inverses)
                 }
             },
             |_, _, block| {
-                let ptr: Vec<u64> = block.indptr[1..].iter().map(|p| p + nnz).collect();
+                let ptr = self.k(ctx, ctx.kernels.add_offset(&block.indptr[1..], nnz))?;
                 nnz += block.indices.len() as u64;
                 if nnz > self.nnz_bound {
                     return Err(Error::Output {
@@ -338,9 +366,16 @@ impl MatrixJob {
     }
 
     /// Output lines `m0..m1` when inputs follow each other along them.
-    fn block_along_major(&self, ctx: &Ctx<'_>, m0: u64, m1: u64, minor: u64) -> Result<Lines> {
+    fn block_along_major(
+        &self,
+        ctx: &Ctx<'_>,
+        m0: u64,
+        m1: u64,
+        minor: u64,
+        tables: &[Vec<u64>],
+    ) -> Result<Lines> {
         let mut out = Lines::empty(0, self.dtype);
-        for part in &self.parts {
+        for (part, table) in self.parts.iter().zip(tables) {
             let (a, b) = (m0.max(part.offset), m1.min(part.offset + part.len));
             if a >= b {
                 continue;
@@ -350,7 +385,7 @@ impl MatrixJob {
                 Some(src) => {
                     let sel = Select::Range(a - part.offset, b - part.offset);
                     let raw = self.fetch(ctx, part, src, &sel)?;
-                    remap(raw, &part.alt)
+                    self.k(ctx, remap(ctx.kernels, raw, &part.alt, table))?
                 }
                 None => Lines::empty(n, self.dtype),
             };
@@ -386,8 +421,8 @@ impl MatrixJob {
                 Some(src) => self.fetch(ctx, part, src, &Select::List(wanted.clone()))?,
                 None => Lines::empty(n, self.dtype),
             };
-            for i in &mut lines.indices {
-                *i += part.offset;
+            if part.offset > 0 {
+                lines.indices = self.k(ctx, ctx.kernels.add_offset(&lines.indices, part.offset))?;
             }
             if self.fill != 0.0 {
                 let all: Vec<u64> = (part.offset..part.offset + part.len).collect();
@@ -406,13 +441,7 @@ impl MatrixJob {
             pieces.push(lines);
         }
         // Line by line, inputs in order: their minor ranges are disjoint and increasing.
-        let mut out = Lines::empty(0, self.dtype);
-        for l in 0..n {
-            for p in &pieces {
-                append_lines(&mut out, slice_lines(p, l, l + 1));
-            }
-        }
-        Ok(merge_runs(out, pieces.len().max(1), n))
+        self.k(ctx, interleave(ctx.kernels, pieces, n, self.dtype))
     }
 
     /// Reads the selected lines of one input in the output's orientation, with the
@@ -431,22 +460,6 @@ impl MatrixJob {
         };
         Ok(lines)
     }
-}
-
-fn scatter(block: &mut Data, dst: &[usize], src: &Data, from: &[usize]) {
-    macro_rules! sc {
-        ($($v:ident),*) => {
-            match (block, src) {
-                $((Data::$v(o), Data::$v(s)) => {
-                    for (&d, &f) in dst.iter().zip(from) {
-                        o[d] = s[f].clone();
-                    }
-                })*
-                (o, s) => panic!("scatter: {} from {}", o.dtype(), s.dtype()),
-            }
-        };
-    }
-    sc!(Bool, I8, I16, I32, I64, U8, U16, U32, U64, F32, F64, Str)
 }
 
 fn append_lines(out: &mut Lines, more: Lines) {
@@ -469,54 +482,52 @@ fn slice_lines(l: &Lines, a: usize, b: usize) -> Lines {
     }
 }
 
-/// Joins every `k` consecutive lines into one.
-fn merge_runs(l: Lines, k: usize, n: usize) -> Lines {
-    let indptr = (0..=n).map(|i| l.indptr[i * k]).collect();
-    Lines {
-        indptr,
-        indices: l.indices,
-        data: l.data,
+/// Moves minor positions through `alt` (as the kernel `table`), dropping unmapped
+/// entries and restoring ascending order within each line when the mapping reorders.
+fn remap(
+    k: &dyn Kernels,
+    lines: Lines,
+    alt: &Reindex,
+    table: &[u64],
+) -> std::result::Result<Lines, KernelError> {
+    if alt.identity {
+        return Ok(lines);
     }
+    let r = k.remap(&lines.indptr, &lines.indices, table, !alt.monotone())?;
+    let dtype = lines.data.dtype();
+    let data = k.gather(&bytes_of(&lines.data), dtype.size(), &r.keep)?;
+    Ok(Lines {
+        indptr: r.indptr,
+        indices: r.indices,
+        data: data_of(dtype, &data),
+    })
 }
 
-/// Moves minor positions through `alt`, dropping unmapped entries and restoring
-/// ascending order within each line when the mapping reorders.
-fn remap(lines: Lines, alt: &Reindex) -> Lines {
-    if alt.identity {
-        return lines;
+/// Output line `l` is line `l` of every piece in turn.
+fn interleave(
+    k: &dyn Kernels,
+    pieces: Vec<Lines>,
+    n: usize,
+    dtype: DType,
+) -> std::result::Result<Lines, KernelError> {
+    if pieces.is_empty() {
+        return Ok(Lines::empty(n, dtype));
     }
-    let sort = !alt.monotone();
-    let mut indptr = Vec::with_capacity(lines.indptr.len());
-    indptr.push(0u64);
-    let mut keep: Vec<usize> = Vec::with_capacity(lines.indices.len());
-    let mut indices = Vec::with_capacity(lines.indices.len());
-    for l in 0..lines.n() {
-        let start = keep.len();
-        for k in lines.indptr[l] as usize..lines.indptr[l + 1] as usize {
-            if let Some(Some(n)) = alt.old_to_new.get(lines.indices[k] as usize) {
-                keep.push(k);
-                indices.push(*n);
-            }
-        }
-        if sort {
-            let mut pairs: Vec<(u64, usize)> = indices[start..]
-                .iter()
-                .copied()
-                .zip(keep[start..].iter().copied())
-                .collect();
-            pairs.sort_unstable_by_key(|p| p.0);
-            for (i, (n, k)) in pairs.into_iter().enumerate() {
-                indices[start + i] = n;
-                keep[start + i] = k;
-            }
-        }
-        indptr.push(keep.len() as u64);
+    let ptrs: Vec<&[u64]> = pieces.iter().map(|p| p.indptr.as_slice()).collect();
+    let (indptr, order) = k.interleave(&ptrs)?;
+    let mut indices = Vec::with_capacity(order.len());
+    let mut data = Data::with_capacity(dtype, order.len());
+    for p in pieces {
+        indices.extend(p.indices);
+        extend(&mut data, p.data);
     }
-    Lines {
+    let indices = k.gather(bytemuck::cast_slice(&indices), 8, &order)?;
+    let data = k.gather(&bytes_of(&data), dtype.size(), &order)?;
+    Ok(Lines {
         indptr,
-        data: gather(&lines.data, &keep),
-        indices,
-    }
+        indices: crate::concat::words::typed(&indices),
+        data: data_of(dtype, &data),
+    })
 }
 
 /// Adds an explicit `fill` entry at each of `positions` (sorted) to every line.

@@ -8,12 +8,14 @@
 
 pub mod align;
 pub mod blocks;
+pub mod device;
 pub mod dtype;
 pub mod frame;
 pub mod index;
 pub mod matrix;
 pub mod merge;
 pub mod pipeline;
+pub mod words;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -71,6 +73,7 @@ pub struct ConcatOptions {
     pub index_unique: Option<String>,
     pub fill_value: Option<Fill>,
     pub pairwise: bool,
+    pub device: device::Device,
     pub layout: Layout,
     pub max_memory: u64,
     pub overwrite: bool,
@@ -919,7 +922,9 @@ pub struct Report {
     pub shape: [u64; 2],
     pub elements: Vec<serde_json::Value>,
     pub payload_bytes: u64,
-    pub device: &'static str,
+    /// The backend that ran the index work (`cpu`, `gpu: NAME (BACKEND)`) and why.
+    pub device: String,
+    pub device_reason: String,
     pub seconds_plan: f64,
     pub seconds_write: f64,
     pub peak_rss_bytes: Option<u64>,
@@ -934,8 +939,10 @@ pub fn peak_rss() -> Option<u64> {
 }
 
 /// Runs a plan: writes everything into a temporary sibling and renames it into place.
-pub fn execute(plan: &ConcatPlan) -> Result<()> {
+/// Returns the backend that did the index work and why it was chosen.
+pub fn execute(plan: &ConcatPlan) -> Result<(String, String)> {
     let opts = &plan.options;
+    let chosen = device::choose(opts.device, plan.payload_bytes)?;
     let staged = Staged::new(&opts.output, opts.overwrite)?;
     let stores: Vec<Box<dyn StoreReader>> = opts
         .inputs
@@ -973,6 +980,7 @@ pub fn execute(plan: &ConcatPlan) -> Result<()> {
             layout: &opts.layout,
             block_bytes,
             progress: &progress,
+            kernels: chosen.kernels.as_ref(),
         };
         for f in &plan.axis_m_frames {
             f.write(&inputs, out, &opts.layout, rows_per_block)?;
@@ -1008,7 +1016,8 @@ pub fn execute(plan: &ConcatPlan) -> Result<()> {
         out.finish()?;
     }
     progress.finish();
-    staged.commit()
+    staged.commit()?;
+    Ok((chosen.kernels.name(), chosen.reason))
 }
 
 /// Plans and executes; returns the run's report.
@@ -1016,7 +1025,7 @@ pub fn concat(options: ConcatOptions) -> Result<Report> {
     let t0 = Instant::now();
     let plan = plan(options)?;
     let t1 = Instant::now();
-    execute(&plan)?;
+    let (device, device_reason) = execute(&plan)?;
     let t2 = Instant::now();
     Ok(Report {
         inputs: plan.options.inputs.iter().map(|p| p.display().to_string()).collect(),
@@ -1028,7 +1037,8 @@ pub fn concat(options: ConcatOptions) -> Result<Report> {
             .map(|m| json!({"path": m.node, "kind": m.kind, "dtype": m.dtype.name(), "shape": m.shape, "nnz_bound": m.nnz_bound}))
             .collect(),
         payload_bytes: plan.payload_bytes,
-        device: "cpu",
+        device,
+        device_reason,
         seconds_plan: (t1 - t0).as_secs_f64(),
         seconds_write: (t2 - t1).as_secs_f64(),
         peak_rss_bytes: peak_rss(),

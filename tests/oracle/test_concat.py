@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -30,7 +31,9 @@ def run(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run([adcat_bin(), *map(str, args)], capture_output=True, text=True, timeout=300)
 
 
-def run_case(case: Case, tmp: Path, extra: list[str] = ()) -> None:
+def run_case(case: Case, tmp: Path, extra: list[str] = ()) -> tuple[list[Path], Path] | None:
+    """Checks adcat against anndata; returns the inputs and adcat's output, or None
+    when both refused."""
     paths = [write(a, tmp / f"in{i}", f) for i, (a, f) in enumerate(zip(case.inputs, case.formats))]
     on_disk = [read(p) for p in paths]
     suffix = ".h5ad" if case.out_format == "h5ad" else ".zarr"
@@ -41,7 +44,7 @@ def run_case(case: Case, tmp: Path, extra: list[str] = ()) -> None:
         proc = run(["concat", *paths, "-o", out, "--quiet", *case.cli_args(), *extra])
         assert proc.returncode != 0, f"anndata failed ({err!r}) but adcat succeeded"
         assert not out.exists()
-        return
+        return None
     proc = run(["concat", *paths, "-o", out, "--quiet", *case.cli_args(), *extra])
     assert proc.returncode == 0, f"adcat failed: {proc.stderr}\noptions {case.options} formats {case.formats}"
     assert proc.stderr == "", proc.stderr
@@ -49,6 +52,7 @@ def run_case(case: Case, tmp: Path, extra: list[str] = ()) -> None:
     expected = read(write(expected, tmp / "expected", case.out_format))
     actual = read(out)
     assert_same_adata(actual, expected)
+    return paths, out
 
 
 @pytest.mark.parametrize("seed", range(N_RANDOM))
@@ -168,3 +172,68 @@ def test_raw_concatenated_when_every_input_has_it(join: str, tmp_path: Path) -> 
         a.raw = a.copy()
         inputs.append(a[:, :2].copy())
     run_case(Case(10, inputs, ["h5ad", "zarr3"], "zarr2", {"join": join}), tmp_path)
+
+
+# ----------------------------------------------------------------------------------
+# The GPU path: anndata's result, and the very same bytes as the CPU path.
+
+
+@pytest.fixture(scope="session")
+def gpu_available() -> bool:
+    import json
+
+    proc = run(["devices", "--json"])
+    assert proc.returncode == 0, proc.stderr
+    found = json.loads(proc.stdout)
+    if not found:
+        if os.environ.get("ADCAT_REQUIRE_GPU") == "1":
+            pytest.fail("ADCAT_REQUIRE_GPU=1 but adcat found no GPU adapter")
+        print("\nWARNING: no GPU adapter: --device gpu oracle tests SKIPPED", file=sys.stderr)
+        pytest.skip("no GPU adapter (install mesa-vulkan-drivers for lavapipe)")
+    return True
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    if root.is_file():
+        return {"": root.read_bytes()}
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def gpu_and_cpu_agree(case: Case, tmp: Path, extra: list[str]) -> None:
+    ran = run_case(case, tmp, ["--device", "gpu", *extra])
+    if ran is None:
+        return
+    paths, gpu_out = ran
+    cpu_out = gpu_out.with_name("cpu" + gpu_out.suffix)
+    proc = run(["concat", *paths, "-o", cpu_out, "--quiet", "--device", "cpu", *case.cli_args(), *extra])
+    assert proc.returncode == 0, proc.stderr
+    gpu_files, cpu_files = tree_bytes(gpu_out), tree_bytes(cpu_out)
+    assert sorted(gpu_files) == sorted(cpu_files)
+    differ = [name for name in cpu_files if gpu_files[name] != cpu_files[name]]
+    assert not differ, f"GPU and CPU outputs differ in {differ}"
+
+
+@pytest.mark.parametrize("seed", range(0, 300, 10))
+def test_gpu_random(seed: int, tmp_path: Path, gpu_available: bool) -> None:
+    gpu_and_cpu_agree(make_case(seed, out_format="zarr3"), tmp_path, [])
+
+
+@pytest.mark.parametrize("axis", ["obs", "var"])
+@pytest.mark.parametrize("join", ["inner", "outer"])
+@pytest.mark.parametrize("x", ["dense_f32", "csr", "csc", "mixed"])
+def test_gpu_matrix(axis: str, join: str, x: str, tmp_path: Path, gpu_available: bool) -> None:
+    kinds = ["dense_f64", "csr", "csc"] if x == "mixed" else [x]
+    case = make_case(1000 + len(x), axis=axis, join=join, x_kinds=kinds, out_format="zarr2")
+    gpu_and_cpu_agree(case, tmp_path, ["--max-memory", "64KiB"])
+
+
+def test_gpu_report_names_the_adapter(tmp_path: Path, gpu_available: bool) -> None:
+    import json
+
+    p = write(small(3, ["a", "b"]), tmp_path / "in", "zarr3")
+    report = tmp_path / "r.json"
+    proc = run(["concat", p, p, "-o", tmp_path / "o.zarr", "--quiet", "--device", "gpu", "--report-json", report])
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(report.read_text())
+    assert r["device"].startswith("gpu: ")
+    assert r["device_reason"] == "--device gpu"

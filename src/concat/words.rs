@@ -1,0 +1,93 @@
+//! Numeric blocks as the raw little-endian words the kernels move, and back.
+
+use std::borrow::Cow;
+
+use crate::error::Error;
+use crate::kernels::KernelError;
+use crate::store::{DType, Data};
+
+/// The bytes of a numeric block (booleans as one byte each).
+pub fn bytes_of(d: &Data) -> Cow<'_, [u8]> {
+    match d {
+        Data::Bool(v) => Cow::Borrowed(bytemuck::cast_slice(v)),
+        Data::I8(v) => Cow::Borrowed(bytemuck::cast_slice(v)),
+        Data::I16(v) => Cow::Borrowed(bytemuck::cast_slice(v)),
+        Data::I32(v) => Cow::Borrowed(bytemuck::cast_slice(v)),
+        Data::I64(v) => Cow::Borrowed(bytemuck::cast_slice(v)),
+        Data::U8(v) => Cow::Borrowed(v),
+        Data::U16(v) => Cow::Borrowed(bytemuck::cast_slice(v)),
+        Data::U32(v) => Cow::Borrowed(bytemuck::cast_slice(v)),
+        Data::U64(v) => Cow::Borrowed(bytemuck::cast_slice(v)),
+        Data::F32(v) => Cow::Borrowed(bytemuck::cast_slice(v)),
+        Data::F64(v) => Cow::Borrowed(bytemuck::cast_slice(v)),
+        // Matrices are numeric: planning refuses string matrices before this point.
+        Data::Str(_) => Cow::Owned(Vec::new()),
+    }
+}
+
+pub fn typed<T: bytemuck::Pod>(bytes: &[u8]) -> Vec<T> {
+    let mut v = vec![T::zeroed(); bytes.len() / std::mem::size_of::<T>()];
+    bytemuck::cast_slice_mut(&mut v).copy_from_slice(bytes);
+    v
+}
+
+/// A block of `dtype` from its bytes.
+pub fn data_of(dtype: DType, bytes: &[u8]) -> Data {
+    match dtype {
+        DType::Bool => Data::Bool(bytes.iter().map(|&b| b != 0).collect()),
+        DType::I8 => Data::I8(typed(bytes)),
+        DType::I16 => Data::I16(typed(bytes)),
+        DType::I32 => Data::I32(typed(bytes)),
+        DType::I64 => Data::I64(typed(bytes)),
+        DType::U8 => Data::U8(bytes.to_vec()),
+        DType::U16 => Data::U16(typed(bytes)),
+        DType::U32 => Data::U32(typed(bytes)),
+        DType::U64 => Data::U64(typed(bytes)),
+        DType::F32 => Data::F32(typed(bytes)),
+        DType::F64 => Data::F64(typed(bytes)),
+        DType::Str => Data::Str(Vec::new()),
+    }
+}
+
+/// The bit pattern of one value of `d` (its first element), zero-extended to 64 bits.
+pub fn pattern_of(d: &Data) -> u64 {
+    let bytes = bytes_of(d);
+    let w = d.dtype().size().min(8);
+    let mut word = [0u8; 8];
+    word[..w].copy_from_slice(&bytes[..w]);
+    u64::from_le_bytes(word)
+}
+
+/// A kernel failure as an error naming the element being written.
+pub fn kernel_error(output: &std::path::Path, node: &str, e: KernelError) -> Error {
+    Error::Output {
+        path: output.to_path_buf(),
+        reason: format!("/{node}: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_round_trip_through_bytes() {
+        for d in [
+            Data::Bool(vec![true, false, true]),
+            Data::I16(vec![-3, 7]),
+            Data::F32(vec![1.5, f32::NAN]),
+            Data::F64(vec![-0.0, 2.25]),
+            Data::U64(vec![u64::MAX]),
+        ] {
+            let back = data_of(d.dtype(), &bytes_of(&d));
+            assert_eq!(bytes_of(&back), bytes_of(&d));
+        }
+    }
+
+    #[test]
+    fn patterns_are_little_endian_words() {
+        assert_eq!(pattern_of(&Data::F64(vec![1.0])), 1.0f64.to_bits());
+        assert_eq!(pattern_of(&Data::I16(vec![-1])), 0xffff);
+        assert_eq!(pattern_of(&Data::Bool(vec![true])), 1);
+    }
+}
