@@ -187,26 +187,55 @@ impl Kernels for CpuKernels {
             return Ok(out);
         }
         let fill = &fill.to_le_bytes()[..word];
+        // A piece whose columns land side by side is copied a row at a time.
+        let runs: Vec<Option<usize>> = pieces.iter().map(|p| contiguous(p.col_map)).collect();
         out.par_chunks_mut(row_bytes)
             .enumerate()
             .for_each(|(r, row)| {
                 for dst in row.chunks_exact_mut(word) {
                     dst.copy_from_slice(fill);
                 }
-                for p in pieces {
+                for (p, run) in pieces.iter().zip(&runs) {
                     if r < p.row_offset || r >= p.row_offset + p.rows {
                         continue;
                     }
                     let src_bytes = p.cols * word;
                     let src = &p.data[(r - p.row_offset) * src_bytes..][..src_bytes];
-                    for (j, &c) in p.col_map.iter().enumerate() {
-                        if c != DROPPED {
-                            let c = c as usize * word;
-                            row[c..c + word].copy_from_slice(&src[j * word..(j + 1) * word]);
+                    match (run, word) {
+                        (Some(c0), _) => {
+                            row[c0 * word..][..src_bytes].copy_from_slice(src);
                         }
+                        (None, 1) => place::<1>(row, src, p.col_map),
+                        (None, 2) => place::<2>(row, src, p.col_map),
+                        (None, 4) => place::<4>(row, src, p.col_map),
+                        (None, _) => place::<8>(row, src, p.col_map),
                     }
                 }
             });
         Ok(out)
+    }
+}
+
+/// The first output column when `col_map` sends column `j` to `first + j` for every `j`.
+fn contiguous(col_map: &[u64]) -> Option<usize> {
+    let first = *col_map.first()?;
+    if first == DROPPED {
+        return None;
+    }
+    col_map
+        .iter()
+        .enumerate()
+        .all(|(j, &c)| c == first + j as u64)
+        .then_some(first as usize)
+}
+
+/// Copies `W`-byte words of one source row to their output columns (a fixed `W` lets
+/// each copy compile to a single move).
+fn place<const W: usize>(row: &mut [u8], src: &[u8], col_map: &[u64]) {
+    for (word, &c) in src.chunks_exact(W).zip(col_map) {
+        if c != DROPPED {
+            let c = c as usize * W;
+            row[c..c + W].copy_from_slice(word);
+        }
     }
 }
