@@ -157,6 +157,19 @@ fn str_kind(types: &[&ColType]) -> StrKind {
 /// The unified output column for the types present, as pandas and anndata decide it.
 /// `has_missing`: some input lacks the column (outer join).
 pub fn unify(types: &[&ColType], has_missing: bool) -> std::result::Result<OutCol, String> {
+    unify_with(types, has_missing, has_missing)
+}
+
+/// [`unify`] where anndata and pandas disagree on what is missing: anndata's
+/// `unify_dtypes` counts every input lacking the column (`listed`), while
+/// `pandas.concat` first drops inputs with no rows and no columns, so only the others
+/// leave holes that widen integers to float (`rows`).
+pub fn unify_with(
+    types: &[&ColType],
+    listed: bool,
+    rows: bool,
+) -> std::result::Result<OutCol, String> {
+    let has_missing = listed;
     let all = |f: fn(&ColType) -> bool| types.iter().all(|t| f(t));
     let any = |f: fn(&ColType) -> bool| types.iter().any(|t| f(t));
     if any(|t| matches!(t, ColType::Cat { .. })) {
@@ -243,7 +256,7 @@ pub fn unify(types: &[&ColType], has_missing: bool) -> std::result::Result<OutCo
         }
         return Ok(OutCol::NullInt(dtype));
     }
-    if has_missing && (dtype.is_integer() || dtype == DType::Bool) {
+    if rows && (dtype.is_integer() || dtype == DType::Bool) {
         return Ok(OutCol::Num(DType::F64));
     }
     Ok(OutCol::Num(dtype))

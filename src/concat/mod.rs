@@ -29,7 +29,7 @@ use crate::output::Staged;
 use crate::progress::Progress;
 use crate::store::{self, join, DType, NodeKind, StoreReader};
 use crate::value::{enc, read_value, write_frame, write_value, Frame, Value};
-use frame::{col_type, frame_index, frame_shape, unify, ColumnPlan, FrameJob};
+use frame::{col_type, frame_index, frame_shape, unify_with, ColumnPlan, FrameJob};
 use index::{first_duplicate, merge_indices, Reindex};
 use matrix::{MatrixJob, OutKind, Part, Source, Storage};
 use merge::{merge_values, Strategy};
@@ -651,8 +651,12 @@ fn plan_frame(
             });
         }
         let types: Vec<&frame::ColType> = sources.iter().flatten().map(|s| &s.1).collect();
-        let has_missing = sources.iter().any(|s| s.is_none());
-        let out = unify(&types, has_missing).map_err(|why| {
+        let listed = sources.iter().any(|s| s.is_none());
+        let rows = sources
+            .iter()
+            .enumerate()
+            .any(|(i, s)| s.is_none() && (frames[i].1 > 0 || !col_lists[i].is_empty()));
+        let out = unify_with(&types, listed, rows).map_err(|why| {
             Error::Usage(format!(
                 "{}:/{}/{name}: cannot combine this column across inputs: {why}",
                 options.inputs[sources.iter().position(|s| s.is_some()).unwrap_or(0)].display(),
@@ -822,9 +826,10 @@ fn plan_raw(
     alt_names: &[String],
     keys: &[String],
 ) -> Result<Option<RawPlan>> {
+    // anndata reads a raw with no rows as no raw at all (an empty AnnData is falsy).
     let has: Vec<bool> = inputs
         .iter()
-        .map(|i| present(i.store.as_ref(), "raw"))
+        .map(|i| Ok(i.shape[0] > 0 && present(i.store.as_ref(), "raw")?))
         .collect::<Result<_>>()?;
     if !has.iter().all(|&h| h) {
         if has.iter().any(|&h| h) {
