@@ -10,25 +10,7 @@ k="${1:-2}"; rows="${2:-50000}"; cols="${3:-10000}"; density="${4:-0.05}"; join=
 dir="${ADCAT_BENCH_DIR:-target/bench-data}/concat_${k}x${rows}x${cols}_${density}"
 mkdir -p "$dir"
 if [ ! -e "$dir/in$((k - 1)).zarr" ]; then
-  .venv/bin/python - "$dir" "$k" "$rows" "$cols" "$density" <<'PY'
-import sys, warnings, numpy as np, anndata as ad, scipy.sparse as sp
-warnings.simplefilter("ignore")
-d, k, rows, cols, density = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
-ad.settings.zarr_write_format = 2
-rng = np.random.default_rng(0)
-per_row = max(1, int(cols * density))
-for i in range(k):
-    indptr = np.arange(rows + 1, dtype=np.int64) * per_row
-    indices = np.sort(rng.integers(0, cols, (rows, per_row)), axis=1).astype(np.int32).ravel()
-    data = rng.integers(1, 20, rows * per_row).astype(np.float32)
-    X = sp.csr_matrix((data, indices, indptr), shape=(rows, cols))
-    X.sum_duplicates()
-    shift = i * cols // 10
-    a = ad.AnnData(X=X)
-    a.obs_names = [f"b{i}_c{j}" for j in range(rows)]
-    a.var_names = [f"g{j + shift}" for j in range(cols)]
-    a.write_zarr(f"{d}/in{i}.zarr")
-PY
+  .venv/bin/python benches/gen_csr.py "$dir" "$k" "$rows" "$cols" "$density"
 fi
 cargo build --release -q
 inputs=$(for i in $(seq 0 $((k - 1))); do printf '%s ' "$dir/in$i.zarr"; done)

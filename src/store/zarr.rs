@@ -408,8 +408,15 @@ fn zarrs_array(
         _ => serde_json::from_value::<ArrayMetadataV3>(meta).map(ArrayMetadata::V3),
     }
     .map_err(|e| at.invalid(format!("array metadata: {e}")))?;
-    Array::new_with_metadata(storage.clone(), &zarrs_path(at.node), metadata)
-        .map_err(|e| at.backend("opening the array", e))
+    let array = Array::new_with_metadata(storage.clone(), &zarrs_path(at.node), metadata)
+        .map_err(|e| at.backend("opening the array", e))?;
+    // Inner chunks in C order, not in the order parallel encoders finish: the same
+    // data then always gives the same shard bytes.
+    let opts = zarrs::array::codec::api::CodecSpecificOptions::default().with_option(
+        zarrs::array::codec::ShardingCodecOptions::default()
+            .with_subchunk_write_order(zarrs::array::codec::SubchunkWriteOrder::C),
+    );
+    Ok(array.with_codec_specific_options(&opts))
 }
 
 // ---------------------------------------------------------------------------------
@@ -1071,6 +1078,31 @@ mod tests {
         match format {
             Format::ZarrV2 => path.join("a/0"),
             _ => path.join("a/c/0"),
+        }
+    }
+
+    #[test]
+    fn shards_of_the_same_data_are_the_same_bytes() {
+        // Many inner chunks per shard, encoded in parallel: their order in the shard
+        // must not depend on which encoder finishes first.
+        let shard = |dir: &Path| {
+            let path = dir.join("s.zarr");
+            let w = ZarrWriter::create(&path, Format::ZarrV3).unwrap();
+            w.create_group("", &Attrs::new()).unwrap();
+            w.create_array(
+                "a",
+                &spec(&[1 << 16], DType::F64, &[256], Some(&[1 << 16])),
+                &Attrs::new(),
+            )
+            .unwrap();
+            let values = Data::F64((0..1 << 16).map(|i| f64::from(i % 977)).collect());
+            w.write("a", &[0], &[1 << 16], &values).unwrap();
+            w.finish().unwrap();
+            std::fs::read(path.join("a/c/0")).unwrap()
+        };
+        let first = shard(tempfile::tempdir().unwrap().path());
+        for _ in 0..4 {
+            assert!(shard(tempfile::tempdir().unwrap().path()) == first);
         }
     }
 
