@@ -106,6 +106,10 @@ def _matrix(rng, shape, kind: str):
         return sparse.csr_matrix(dense.astype(np.float32))
     if kind == "csc":
         return sparse.csc_matrix(dense.astype(np.float32))
+    if kind == "csr_array":  # scipy's sparse arrays: the same encoding on disk
+        return sparse.csr_array(dense.astype(np.float32))
+    if kind == "csc_array":
+        return sparse.csc_array(dense.astype(np.float32))
     if kind == "csr_f64":
         return sparse.csr_matrix(dense.astype(np.float64))
     raise ValueError(kind)
@@ -190,12 +194,22 @@ def _uns(rng, i: int) -> dict:
     return out
 
 
-def make_case(seed: int, *, axis: str | None = None, join: str | None = None, x_kinds=None, formats=None, out_format=None) -> Case:
+def make_case(
+    seed: int,
+    *,
+    axis: str | None = None,
+    join: str | None = None,
+    x_kinds=None,
+    formats=None,
+    out_format=None,
+    same_vars: bool | None = None,
+    merge: str | None = None,
+) -> Case:
     rng = np.random.default_rng(seed)
     n_inputs = int(rng.integers(3, 7))
     axis = axis or ("obs" if rng.random() < 0.6 else "var")
     join = join or ("inner" if rng.random() < 0.5 else "outer")
-    same_vars = rng.random() < 0.25
+    same_vars = (rng.random() < 0.25) if same_vars is None else same_vars
     base_vars = _names(rng, 30, 12, shuffle=rng.random() < 0.5)
     x_kind_pool = ["dense_f32", "dense_f64", "dense_i32", "csr", "csc", "csr_f64"]
     family = rng.choice(["dense", "csr", "csc", "mixed"])
@@ -246,6 +260,8 @@ def make_case(seed: int, *, axis: str | None = None, join: str | None = None, x_
     options = {"axis": axis, "join": join}
     if rng.random() < 0.6:
         options["merge"] = str(rng.choice(["same", "unique", "first", "only"]))
+    if merge is not None:
+        options["merge"] = merge
     if rng.random() < 0.6:
         options["uns_merge"] = str(rng.choice(["same", "unique", "first", "only"]))
     if rng.random() < 0.5:

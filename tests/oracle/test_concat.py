@@ -74,6 +74,24 @@ def test_matrix(axis: str, join: str, x: str, budget: str, out_format: str, tmp_
     run_case(case, tmp_path, ["--max-memory", budget])
 
 
+@pytest.mark.parametrize("axis", ["obs", "var"])
+@pytest.mark.parametrize("join", ["inner", "outer"])
+@pytest.mark.parametrize("reindex", [False, True])
+@pytest.mark.parametrize("merge", ["same", "unique", "first", "only"])
+def test_matrix_sparse_arrays(axis: str, join: str, reindex: bool, merge: str, tmp_path: Path) -> None:
+    """scipy sparse arrays, with the other axis equal in every input or not, under each
+    merge strategy, with a budget small enough for many blocks."""
+    case = make_case(
+        2000 + len(merge),
+        axis=axis,
+        join=join,
+        x_kinds=["csr_array", "csc_array"],
+        same_vars=not reindex,
+        merge=merge,
+    )
+    run_case(case, tmp_path, ["--max-memory", "64KiB"])
+
+
 def small(n_obs: int, names: list[str], **kw) -> ad.AnnData:
     rng = np.random.default_rng(n_obs)
     a = ad.AnnData(
