@@ -13,6 +13,8 @@ use crate::layout::Layout;
 use crate::store::{join, Attrs, DType, Data, StoreReader, StoreWriter};
 use crate::value::nonzero;
 use serde_json::json;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 /// How one input stores the element.
 #[derive(Clone, Debug, PartialEq)]
@@ -152,6 +154,50 @@ pub struct Ctx<'a> {
     pub progress: &'a crate::progress::Progress,
     /// Where the index work runs (CPU or GPU); both give the same bytes.
     pub kernels: &'a dyn Kernels,
+    pub phases: &'a Phases,
+}
+
+/// Busy time of each part of the block loops, summed over matrices. The reader and
+/// writer overlap, so these add up to more than the wall time.
+#[derive(Debug, Default)]
+pub struct Phases {
+    /// Reading, decoding and assembling blocks (kernel calls included).
+    pub reading: AtomicU64,
+    /// Encoding and writing blocks.
+    pub writing: AtomicU64,
+    /// Inside kernel calls, on either side.
+    pub kernels: AtomicU64,
+}
+
+/// Adds the time until it is dropped to a phase.
+pub struct Timer<'a> {
+    into: &'a AtomicU64,
+    start: Instant,
+}
+
+impl Drop for Timer<'_> {
+    fn drop(&mut self) {
+        let nanos = self.start.elapsed().as_nanos() as u64;
+        self.into.fetch_add(nanos, Ordering::Relaxed);
+    }
+}
+
+impl Phases {
+    pub fn timer<'a>(&self, into: &'a AtomicU64) -> Timer<'a> {
+        Timer {
+            into,
+            start: Instant::now(),
+        }
+    }
+
+    pub fn time<T>(&self, into: &AtomicU64, f: impl FnOnce() -> T) -> T {
+        let _t = self.timer(into);
+        f()
+    }
+
+    pub fn seconds(phase: &AtomicU64) -> f64 {
+        phase.load(Ordering::Relaxed) as f64 / 1e9
+    }
 }
 
 /// `old_to_new` as a kernel table: each input position's output position, or dropped.
@@ -170,8 +216,15 @@ impl MatrixJob {
         }
     }
 
-    fn k<T>(&self, ctx: &Ctx<'_>, r: std::result::Result<T, KernelError>) -> Result<T> {
-        r.map_err(|e| kernel_error(ctx.out.path(), &self.node, e))
+    /// Runs a kernel call, timing it and naming this element in its error.
+    fn k<T>(
+        &self,
+        ctx: &Ctx<'_>,
+        call: impl FnOnce() -> std::result::Result<T, KernelError>,
+    ) -> Result<T> {
+        ctx.phases
+            .time(&ctx.phases.kernels, call)
+            .map_err(|e| kernel_error(ctx.out.path(), &self.node, e))
     }
 
     fn part_stores<'a>(&self, ctx: &'a Ctx<'_>, part: &Part) -> &'a dyn StoreReader {
@@ -199,8 +252,13 @@ impl MatrixJob {
             .collect();
         crate::concat::pipeline::run(
             crate::concat::pipeline::ranges(rows, block_rows),
-            |r0, r1| self.dense_block(ctx, r0, r1, &inverses),
+            |r0, r1| {
+                ctx.phases.time(&ctx.phases.reading, || {
+                    self.dense_block(ctx, r0, r1, &inverses)
+                })
+            },
             |r0, r1, block| {
+                let _writing = ctx.phases.timer(&ctx.phases.writing);
                 ctx.out
                     .write(&self.node, &[r0, 0], &[r1 - r0, cols], &block)?;
                 ctx.progress
@@ -260,16 +318,15 @@ impl MatrixJob {
             })
             .collect();
         let fill = pattern_of(&filled(self.dtype, 1, self.fill));
-        let out = self.k(
-            ctx,
+        let out = self.k(ctx, || {
             ctx.kernels.tile_dense(
                 (r1 - r0) as usize,
                 cols as usize,
                 self.dtype.size(),
                 fill,
                 &tiles,
-            ),
-        )?;
+            )
+        })?;
         let block = data_of(self.dtype, &out);
         Ok(block)
     }
@@ -330,14 +387,17 @@ impl MatrixJob {
         crate::concat::pipeline::run(
             crate::concat::pipeline::ranges(major, lines_per_block),
             |m0, m1| {
-                if along_major {
-                    self.block_along_major(ctx, m0, m1, minor, &tables)
-                } else {
-                    self.block_along_minor(ctx, m0, m1, &inverses)
-                }
+                ctx.phases.time(&ctx.phases.reading, || {
+                    if along_major {
+                        self.block_along_major(ctx, m0, m1, minor, &tables)
+                    } else {
+                        self.block_along_minor(ctx, m0, m1, &inverses)
+                    }
+                })
             },
             |_, _, block| {
-                let ptr = self.k(ctx, ctx.kernels.add_offset(&block.indptr[1..], nnz))?;
+                let _writing = ctx.phases.timer(&ctx.phases.writing);
+                let ptr = self.k(ctx, || ctx.kernels.add_offset(&block.indptr[1..], nnz))?;
                 nnz += block.indices.len() as u64;
                 if nnz > self.nnz_bound {
                     return Err(Error::Output {
@@ -385,7 +445,7 @@ impl MatrixJob {
                 Some(src) => {
                     let sel = Select::Range(a - part.offset, b - part.offset);
                     let raw = self.fetch(ctx, part, src, &sel)?;
-                    self.k(ctx, remap(ctx.kernels, raw, &part.alt, table))?
+                    self.k(ctx, || remap(ctx.kernels, raw, &part.alt, table))?
                 }
                 None => Lines::empty(n, self.dtype),
             };
@@ -422,7 +482,8 @@ impl MatrixJob {
                 None => Lines::empty(n, self.dtype),
             };
             if part.offset > 0 {
-                lines.indices = self.k(ctx, ctx.kernels.add_offset(&lines.indices, part.offset))?;
+                lines.indices =
+                    self.k(ctx, || ctx.kernels.add_offset(&lines.indices, part.offset))?;
             }
             if self.fill != 0.0 {
                 let all: Vec<u64> = (part.offset..part.offset + part.len).collect();
@@ -441,7 +502,7 @@ impl MatrixJob {
             pieces.push(lines);
         }
         // Line by line, inputs in order: their minor ranges are disjoint and increasing.
-        self.k(ctx, interleave(ctx.kernels, pieces, n, self.dtype))
+        self.k(ctx, || interleave(ctx.kernels, pieces, n, self.dtype))
     }
 
     /// Reads the selected lines of one input in the output's orientation, with the

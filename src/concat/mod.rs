@@ -932,6 +932,11 @@ pub struct Report {
     pub device_reason: String,
     pub seconds_plan: f64,
     pub seconds_write: f64,
+    /// Busy time of the block loops' reader thread (read, decode, assemble), writer
+    /// (encode, write) and kernel calls; they overlap, so they can sum past the wall.
+    pub seconds_reading: f64,
+    pub seconds_writing: f64,
+    pub seconds_kernels: f64,
     pub peak_rss_bytes: Option<u64>,
 }
 
@@ -945,9 +950,10 @@ pub fn peak_rss() -> Option<u64> {
 
 /// Runs a plan: writes everything into a temporary sibling and renames it into place.
 /// Returns the backend that did the index work and why it was chosen.
-pub fn execute(plan: &ConcatPlan) -> Result<(String, String)> {
+pub fn execute(plan: &ConcatPlan) -> Result<(String, String, matrix::Phases)> {
     let opts = &plan.options;
     let chosen = device::choose(opts.device, plan.payload_bytes)?;
+    let phases = matrix::Phases::default();
     let staged = Staged::new(&opts.output, opts.overwrite)?;
     let stores: Vec<Box<dyn StoreReader>> = opts
         .inputs
@@ -986,6 +992,7 @@ pub fn execute(plan: &ConcatPlan) -> Result<(String, String)> {
             block_bytes,
             progress: &progress,
             kernels: chosen.kernels.as_ref(),
+            phases: &phases,
         };
         for f in &plan.axis_m_frames {
             f.write(&inputs, out, &opts.layout, rows_per_block)?;
@@ -1022,7 +1029,7 @@ pub fn execute(plan: &ConcatPlan) -> Result<(String, String)> {
     }
     progress.finish();
     staged.commit()?;
-    Ok((chosen.kernels.name(), chosen.reason))
+    Ok((chosen.kernels.name(), chosen.reason, phases))
 }
 
 /// Plans and executes; returns the run's report.
@@ -1030,7 +1037,7 @@ pub fn concat(options: ConcatOptions) -> Result<Report> {
     let t0 = Instant::now();
     let plan = plan(options)?;
     let t1 = Instant::now();
-    let (device, device_reason) = execute(&plan)?;
+    let (device, device_reason, phases) = execute(&plan)?;
     let t2 = Instant::now();
     Ok(Report {
         inputs: plan.options.inputs.iter().map(|p| p.display().to_string()).collect(),
@@ -1046,6 +1053,9 @@ pub fn concat(options: ConcatOptions) -> Result<Report> {
         device_reason,
         seconds_plan: (t1 - t0).as_secs_f64(),
         seconds_write: (t2 - t1).as_secs_f64(),
+        seconds_reading: matrix::Phases::seconds(&phases.reading),
+        seconds_writing: matrix::Phases::seconds(&phases.writing),
+        seconds_kernels: matrix::Phases::seconds(&phases.kernels),
         peak_rss_bytes: peak_rss(),
     })
 }

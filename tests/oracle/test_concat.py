@@ -182,6 +182,11 @@ def test_report_json(tmp_path: Path) -> None:
     assert r["device"] == "cpu"
     assert r["peak_rss_bytes"] > 0
     assert [e["path"] for e in r["elements"]] == ["X"]
+    assert r["device_reason"].startswith("auto: ")
+    for phase in ("seconds_reading", "seconds_writing", "seconds_kernels"):
+        assert 0 < r[phase] < r["seconds_write"] + 1, (phase, r)
+    # Kernel calls happen inside the reader's and writer's busy time.
+    assert r["seconds_kernels"] <= r["seconds_reading"] + r["seconds_writing"]
 
 
 @pytest.mark.parametrize("join", ["inner", "outer"])
