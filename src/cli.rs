@@ -31,6 +31,104 @@ pub enum Command {
     Concat(Box<ConcatArgs>),
     /// List the GPU adapters adcat can use, with the limits its kernels are cut to.
     Devices(DevicesArgs),
+    /// Time concatenation on the standard input matrix: adcat CPU and GPU, anndata,
+    /// and the codec limit, side by side (writes bench.md, bench.json, bench.svg).
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Where generated inputs are kept (reused by later runs of the same size).
+    #[arg(long, default_value = "adcat-bench-data")]
+    pub data: PathBuf,
+    /// Where bench.md, bench.json and bench.svg go (default: the data directory).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Side of the square input; fat and tall inputs are 0.8 × size on one side.
+    #[arg(long, default_value_t = 10_000)]
+    pub size: u64,
+    /// Input shapes to use, comma separated (fat, tall, square; square includes shift).
+    #[arg(long, value_delimiter = ',', default_value = "fat,tall,square")]
+    pub shapes: Vec<String>,
+    /// Input formats, comma separated: zarr (Zarr v2, Blosc-LZ4), h5ad (uncompressed).
+    #[arg(long, value_delimiter = ',', default_value = "zarr,h5ad")]
+    pub formats: Vec<String>,
+    /// Runs per tool and case; the table shows the median and the minimum.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: u32,
+    /// Only these cases, comma separated (e.g. csr_obs,dense_var_outer).
+    #[arg(long, value_delimiter = ',')]
+    pub cases: Option<Vec<String>>,
+    /// Inputs of the many-small-files case (size/5 × size/5 each); 0 leaves it out.
+    #[arg(long, default_value_t = 200)]
+    pub small_files: u64,
+    /// Python with anndata for the peers (default: python3 on PATH, if it has anndata).
+    #[arg(long)]
+    pub python: Option<PathBuf>,
+    /// Time adcat only.
+    #[arg(long)]
+    pub no_peers: bool,
+    /// GPU runs: auto (hardware adapters only), always (software ones too), never.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
+    pub gpu: String,
+    /// --max-memory passed to adcat's runs (default: adcat's own default).
+    #[arg(long)]
+    pub max_memory: Option<String>,
+    /// Seconds after which a run is stopped and reported as failed.
+    #[arg(long, default_value_t = 1800)]
+    pub timeout: u64,
+    /// No progress lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Only write the input matrix into --data (e.g. to prepare a machine).
+    #[arg(long)]
+    pub generate_only: bool,
+}
+
+impl BenchArgs {
+    pub fn options(&self) -> Result<crate::bench::BenchOptions> {
+        use crate::bench::cases::{FileFormat, Shape};
+        let shapes = self
+            .shapes
+            .iter()
+            .map(|s| {
+                Shape::parse(s)
+                    .ok_or_else(|| Error::Usage(format!("--shapes: unknown shape {s:?}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let formats = self
+            .formats
+            .iter()
+            .map(|s| {
+                FileFormat::parse(s)
+                    .ok_or_else(|| Error::Usage(format!("--formats: unknown format {s:?}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(m) = &self.max_memory {
+            parse_size(m).map_err(|e| Error::Usage(format!("--max-memory: {e}")))?;
+        }
+        Ok(crate::bench::BenchOptions {
+            data: self.data.clone(),
+            out: self.out.clone().unwrap_or_else(|| self.data.clone()),
+            size: self.size,
+            shapes,
+            formats,
+            repeat: self.repeat,
+            cases: self.cases.clone(),
+            small_files: self.small_files,
+            python: self.python.clone(),
+            peers: !self.no_peers,
+            gpu: match self.gpu.as_str() {
+                "always" => Some(true),
+                "never" => Some(false),
+                _ => None,
+            },
+            max_memory: self.max_memory.clone(),
+            timeout: std::time::Duration::from_secs(self.timeout),
+            quiet: self.quiet,
+            generate_only: self.generate_only,
+        })
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -261,6 +359,15 @@ pub fn run(cli: Cli) -> Result<()> {
                     path: path.clone(),
                     reason: format!("writing the report: {e}"),
                 })?;
+            }
+            Ok(())
+        }
+        Command::Bench(args) => {
+            let options = args.options()?;
+            let result = crate::bench::bench(&options);
+            crate::bench::cleanup(&options);
+            if let Some(report) = result? {
+                print!("{}", report.markdown());
             }
             Ok(())
         }

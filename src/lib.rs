@@ -4,6 +4,7 @@
 //! Zarr and HDF5), [`encoding`] (AnnData elements on top of a store), [`layout`]
 //! (output chunking), and the commands [`convert`] and [`inspect`].
 
+pub mod bench;
 pub mod cli;
 pub mod concat;
 pub mod convert;

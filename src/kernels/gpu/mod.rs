@@ -32,7 +32,7 @@ pub enum Preference {
 }
 
 /// What `adcat devices` shows about one adapter.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct AdapterSummary {
     pub name: String,
     pub backend: String,
