@@ -34,6 +34,21 @@ pub enum Command {
     /// Time concatenation on the standard input matrix: adcat CPU and GPU, anndata,
     /// and the codec limit, side by side (writes bench.md, bench.json, bench.svg).
     Bench(BenchArgs),
+    /// The benchmark's limit: convert each input in turn, in one process.
+    #[command(hide = true)]
+    BenchLimit(BenchLimitArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchLimitArgs {
+    pub inputs: Vec<PathBuf>,
+    /// Directory that receives limit-N.SUFFIX for input N.
+    #[arg(long)]
+    pub out_dir: PathBuf,
+    #[arg(long, value_parser = ["zarr", "h5ad"])]
+    pub suffix: String,
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -368,6 +383,20 @@ pub fn run(cli: Cli) -> Result<()> {
             crate::bench::cleanup(&options);
             if let Some(report) = result? {
                 print!("{}", report.markdown());
+            }
+            Ok(())
+        }
+        Command::BenchLimit(args) => {
+            for (i, input) in args.inputs.iter().enumerate() {
+                let output = args.out_dir.join(format!("limit-{i}.{}", args.suffix));
+                convert::convert(ConvertOptions {
+                    input: input.clone(),
+                    output: output.clone(),
+                    layout: args.out.layout(&output)?,
+                    max_memory: args.out.max_memory,
+                    overwrite: args.out.overwrite,
+                    progress: !args.out.quiet,
+                })?;
             }
             Ok(())
         }

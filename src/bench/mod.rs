@@ -28,7 +28,7 @@ pub enum Tool {
     #[serde(rename = "adcat-gpu")]
     AdcatGpu,
     /// Decode every input chunk and encode it again to the output format, with no
-    /// concatenation logic: `adcat convert` of each input, one after the other.
+    /// concatenation logic: adcat's conversion of each input in turn, in one process.
     #[serde(rename = "limit")]
     Limit,
     #[serde(rename = "anndata-concat_on_disk")]
@@ -414,29 +414,15 @@ fn run_once(
             measure(cmd)?
         }
         Tool::Limit => {
-            // One conversion per input, one after the other, as concat reads them.
-            let mut total = Sample {
-                seconds: 0.0,
-                peak_rss_bytes: 0,
-                failure: None,
-                stdout: String::new(),
-            };
-            for (i, input) in inputs.iter().enumerate() {
-                let target = scratch.join(format!("limit-{i}.{}", suffix_of(out)));
-                let mut cmd = Command::new(&setup.adcat);
-                cmd.arg("convert").arg(input).arg(&target);
-                adcat_flags(&mut cmd);
-                let s = measure(cmd)?;
-                total.seconds += s.seconds;
-                total.peak_rss_bytes = total.peak_rss_bytes.max(s.peak_rss_bytes);
-                total.failure = total.failure.or(s.failure);
-                // Outputs are not kept: the limit is about the work, not the disk space.
-                let _ = std::fs::remove_dir_all(&target).or_else(|_| std::fs::remove_file(&target));
-                if total.failure.is_some() {
-                    break;
-                }
-            }
-            total
+            // Every input converted in turn, in one process, as concat reads them.
+            let mut cmd = Command::new(&setup.adcat);
+            cmd.arg("bench-limit")
+                .args(inputs)
+                .arg("--out-dir")
+                .arg(scratch)
+                .args(["--suffix", &suffix_of(out)]);
+            adcat_flags(&mut cmd);
+            measure(cmd)?
         }
         Tool::OnDisk | Tool::InMemory => {
             let (python, script) = setup

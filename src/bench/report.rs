@@ -242,8 +242,8 @@ impl Report {
             let _ = writeln!(s, "| {} |", cells.join(" | "));
         }
         s.push_str(
-            "\nspeedup: the peer's median time over adcat CPU's. limit: `adcat convert` of each \
-             input to the output format (decode and encode only). anndata is timed inside \
+            "\nspeedup: the peer's median time over adcat CPU's. limit: each input converted \
+             to the output format in turn, in one process (decode and encode only). anndata is timed inside \
              Python (start-up excluded); adcat as a whole process.\n",
         );
         let failures: Vec<String> = self

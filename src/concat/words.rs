@@ -49,6 +49,41 @@ pub fn data_of(dtype: DType, bytes: &[u8]) -> Data {
     }
 }
 
+/// A zeroed block of `n` elements of a numeric `dtype`, and its bytes to fill in place;
+/// `None` for booleans and strings, whose bytes cannot be written as words.
+pub fn zeroed_words(dtype: DType, n: usize) -> Option<Data> {
+    Some(match dtype {
+        DType::I8 => Data::I8(vec![0; n]),
+        DType::I16 => Data::I16(vec![0; n]),
+        DType::I32 => Data::I32(vec![0; n]),
+        DType::I64 => Data::I64(vec![0; n]),
+        DType::U8 => Data::U8(vec![0; n]),
+        DType::U16 => Data::U16(vec![0; n]),
+        DType::U32 => Data::U32(vec![0; n]),
+        DType::U64 => Data::U64(vec![0; n]),
+        DType::F32 => Data::F32(vec![0.0; n]),
+        DType::F64 => Data::F64(vec![0.0; n]),
+        DType::Bool | DType::Str => return None,
+    })
+}
+
+/// The bytes of a block made by [`zeroed_words`], to be written in place.
+pub fn words_mut(d: &mut Data) -> Option<&mut [u8]> {
+    Some(match d {
+        Data::I8(v) => bytemuck::cast_slice_mut(v),
+        Data::I16(v) => bytemuck::cast_slice_mut(v),
+        Data::I32(v) => bytemuck::cast_slice_mut(v),
+        Data::I64(v) => bytemuck::cast_slice_mut(v),
+        Data::U8(v) => v,
+        Data::U16(v) => bytemuck::cast_slice_mut(v),
+        Data::U32(v) => bytemuck::cast_slice_mut(v),
+        Data::U64(v) => bytemuck::cast_slice_mut(v),
+        Data::F32(v) => bytemuck::cast_slice_mut(v),
+        Data::F64(v) => bytemuck::cast_slice_mut(v),
+        Data::Bool(_) | Data::Str(_) => return None,
+    })
+}
+
 /// The bit pattern of one value of `d` (its first element), zero-extended to 64 bits.
 pub fn pattern_of(d: &Data) -> u64 {
     let bytes = bytes_of(d);

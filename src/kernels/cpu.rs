@@ -4,8 +4,8 @@
 use rayon::prelude::*;
 
 use super::{
-    check_dense, check_indptr, check_pieces, check_word, DensePiece, KernelError, Kernels,
-    Remapped, DROPPED,
+    check_dense, check_dense_out, check_indptr, check_pieces, check_word, DensePiece, KernelError,
+    Kernels, Remapped, DROPPED,
 };
 
 /// Below this many elements a rayon split costs more than it saves.
@@ -172,19 +172,20 @@ impl Kernels for CpuKernels {
         Ok((indptr, order))
     }
 
-    fn tile_dense(
+    fn tile_dense_into(
         &self,
+        out: &mut [u8],
         out_rows: usize,
         out_cols: usize,
         word: usize,
         fill: u64,
         pieces: &[DensePiece<'_>],
-    ) -> Result<Vec<u8>, KernelError> {
+    ) -> Result<(), KernelError> {
         check_dense(out_rows, out_cols, word, pieces)?;
+        check_dense_out(out, out_rows, out_cols, word)?;
         let row_bytes = out_cols * word;
-        let mut out = vec![0u8; out_rows * row_bytes];
         if row_bytes == 0 {
-            return Ok(out);
+            return Ok(());
         }
         let fill = &fill.to_le_bytes()[..word];
         // A piece whose columns land side by side is copied a row at a time.
@@ -212,7 +213,7 @@ impl Kernels for CpuKernels {
                     }
                 }
             });
-        Ok(out)
+        Ok(())
     }
 }
 

@@ -119,7 +119,42 @@ pub trait Kernels: Send + Sync {
         word: usize,
         fill: u64,
         pieces: &[DensePiece<'_>],
-    ) -> Result<Vec<u8>, KernelError>;
+    ) -> Result<Vec<u8>, KernelError> {
+        let mut out = vec![0u8; out_rows * out_cols * word];
+        self.tile_dense_into(&mut out, out_rows, out_cols, word, fill, pieces)?;
+        Ok(out)
+    }
+
+    /// [`Kernels::tile_dense`] into a buffer the caller owns (of exactly
+    /// `out_rows * out_cols * word` bytes), so the block can already be typed.
+    fn tile_dense_into(
+        &self,
+        out: &mut [u8],
+        out_rows: usize,
+        out_cols: usize,
+        word: usize,
+        fill: u64,
+        pieces: &[DensePiece<'_>],
+    ) -> Result<(), KernelError>;
+}
+
+/// The output buffer of `tile_dense_into` holds exactly the block.
+pub(crate) fn check_dense_out(
+    out: &[u8],
+    rows: usize,
+    cols: usize,
+    word: usize,
+) -> Result<(), KernelError> {
+    if out.len() != rows * cols * word {
+        return Err(KernelError::bad(
+            "tile_dense",
+            format!(
+                "output buffer of {} bytes for {rows} x {cols} words of {word}",
+                out.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks shared by every backend, so both reject the same inputs with the same error.

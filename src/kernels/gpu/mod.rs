@@ -365,16 +365,17 @@ impl Kernels for GpuKernels {
         self.scoped("interleave", |e| ops::interleave(e, pieces))
     }
 
-    fn tile_dense(
+    fn tile_dense_into(
         &self,
+        out: &mut [u8],
         out_rows: usize,
         out_cols: usize,
         word: usize,
         fill: u64,
         pieces: &[DensePiece<'_>],
-    ) -> Result<Vec<u8>, KernelError> {
+    ) -> Result<(), KernelError> {
         self.scoped("tile_dense", |e| {
-            ops::tile_dense(e, out_rows, out_cols, word, fill, pieces)
+            ops::tile_dense(e, out, out_rows, out_cols, word, fill, pieces)
         })
     }
 }

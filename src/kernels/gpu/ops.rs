@@ -2,7 +2,8 @@
 
 use super::engine::{hi, lo, Engine};
 use crate::kernels::{
-    check_dense, check_indptr, check_pieces, check_word, DensePiece, KernelError, Remapped, DROPPED,
+    check_dense, check_dense_out, check_indptr, check_pieces, check_word, DensePiece, KernelError,
+    Remapped, DROPPED,
 };
 
 fn bytes(v: &[u64]) -> &[u8] {
@@ -405,17 +406,18 @@ pub(super) fn interleave(
 
 pub(super) fn tile_dense(
     e: &Engine<'_>,
+    out: &mut [u8],
     out_rows: usize,
     out_cols: usize,
     word: usize,
     fill: u64,
     pieces: &[DensePiece<'_>],
-) -> Result<Vec<u8>, KernelError> {
+) -> Result<(), KernelError> {
     check_dense(out_rows, out_cols, word, pieces)?;
+    check_dense_out(out, out_rows, out_cols, word)?;
     let row_bytes = (out_cols * word) as u64;
-    let mut out = vec![0u8; out_rows * row_bytes as usize];
     if out.is_empty() {
-        return Ok(out);
+        return Ok(());
     }
     let limit = e.tiles.binding_bytes;
     if u32::try_from(out_cols).is_err() || pieces.iter().any(|p| u32::try_from(p.cols).is_err()) {
@@ -526,5 +528,5 @@ pub(super) fn tile_dense(
         )?;
         r0 = r1;
     }
-    Ok(out)
+    Ok(())
 }
