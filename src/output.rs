@@ -177,6 +177,27 @@ impl Staged {
         &self.target
     }
 
+    /// Rewrites an error about the temporary sibling (a write that failed, say for a
+    /// full disk) to name the output path the user gave.
+    pub fn blame(&self, err: Error) -> Error {
+        let tmp = self.tmp.display().to_string();
+        let text = err.to_string();
+        let Some(rest) = text.strip_prefix(&tmp) else {
+            return err;
+        };
+        // "TMP:/node: reason" -> path "OUT:/node", reason; "TMP: reason" -> OUT, reason.
+        let (node, reason) = match rest.split_once(": ") {
+            Some((node, reason)) => (node, reason),
+            None => ("", rest.trim_start_matches(':')),
+        };
+        let mut path = self.target.clone().into_os_string();
+        path.push(node);
+        Error::Output {
+            path: PathBuf::from(path),
+            reason: reason.to_string(),
+        }
+    }
+
     /// Moves the finished output into place. An existing output (with `--overwrite`)
     /// is set aside first and removed only after the new one is in place.
     pub fn commit(mut self) -> Result<()> {
@@ -299,6 +320,29 @@ mod tests {
         let target = dir.path().join("no/such/out.zarr");
         let err = Staged::new(&target, false).err().expect("error");
         assert!(err.to_string().contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn errors_about_the_temporary_output_name_the_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.zarr");
+        let staged = Staged::new(&target, false).unwrap();
+        let err = Error::Store(crate::store::StoreError::backend(
+            staged.path(),
+            "X",
+            "write",
+            "No space left on device",
+        ));
+        let text = staged.blame(err).to_string();
+        assert_eq!(
+            text,
+            format!(
+                "{}:/X: write failed: No space left on device",
+                target.display()
+            )
+        );
+        let other = Error::Usage("unrelated".into());
+        assert_eq!(staged.blame(other).to_string(), "unrelated");
     }
 
     #[test]

@@ -1005,7 +1005,7 @@ pub fn execute(plan: &ConcatPlan) -> Result<(String, String, matrix::Phases)> {
     let inputs: Vec<&dyn StoreReader> = stores.iter().map(|s| s.as_ref()).collect();
     let progress = Progress::new(opts.progress, plan.payload_bytes, "concatenating");
     let block_bytes = crate::convert::block_bytes(opts.max_memory);
-    {
+    let written = (|| -> Result<()> {
         let out = store::create(staged.path(), opts.layout.format)?;
         let out = out.as_ref();
         out.create_group("", &enc("anndata", "0.1.0"))?;
@@ -1067,8 +1067,9 @@ pub fn execute(plan: &ConcatPlan) -> Result<(String, String, matrix::Phases)> {
                 m.write(&ctx)?;
             }
         }
-        out.finish()?;
-    }
+        Ok(out.finish()?)
+    })();
+    written.map_err(|e| staged.blame(e))?;
     progress.finish();
     staged.commit()?;
     Ok((chosen.kernels.name(), chosen.reason, phases))
