@@ -154,7 +154,7 @@ pub fn execute(plan: &ConvertPlan) -> Result<()> {
     let staged = Staged::new(&opts.output, opts.overwrite)?;
     let input = store::open(&opts.input)?;
     let progress = Progress::new(opts.progress, plan.payload_bytes, "converting");
-    {
+    let written = (|| -> Result<()> {
         let output = store::create(staged.path(), opts.layout.format)?;
         for node in &plan.nodes {
             match node {
@@ -179,8 +179,9 @@ pub fn execute(plan: &ConvertPlan) -> Result<()> {
                 }
             }
         }
-        output.finish()?;
-    }
+        Ok(output.finish()?)
+    })();
+    written.map_err(|e| staged.blame(e))?;
     progress.finish();
     staged.commit()
 }

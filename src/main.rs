@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    adcat::output::install_signal_cleanup();
     let cli = adcat::cli::Cli::parse();
     match adcat::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

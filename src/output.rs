@@ -2,8 +2,67 @@
 //! and renames it onto the output path once everything is flushed.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
+
+/// Temporary outputs of this process that exist (or may appear) on disk. The signal
+/// handler removes them; `Staged::commit` holds the lock while it moves files, so an
+/// interruption never lands between setting the old output aside and putting the
+/// new one in place.
+static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn pending() -> MutexGuard<'static, Vec<PathBuf>> {
+    // A poisoned lock still holds a usable list.
+    PENDING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn forget(path: &Path) {
+    pending().retain(|p| p != path);
+}
+
+/// Makes SIGINT and SIGTERM remove this process's temporary outputs and exit with
+/// 128 + the signal number (130, 143), leaving any existing output as it was.
+/// Call once, before other threads start.
+pub fn install_signal_cleanup() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        return; // without a handler the default action still stops the run
+    };
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            let list = pending();
+            for tmp in list.iter() {
+                remove_for_good(tmp);
+            }
+            let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
+            let note = if list.is_empty() {
+                String::new()
+            } else {
+                "; temporary output removed".to_string()
+            };
+            eprintln!("adcat: error: interrupted by {name}{note}");
+            // _exit: no atexit handlers (HDF5's would flush files other threads are
+            // writing), and the lock stays held so nothing is committed meanwhile.
+            unsafe { libc::_exit(128 + sig) };
+        }
+    });
+}
+
+/// Removes `tmp` while other threads may still be writing below it: a file put in
+/// its place first makes their attempts to recreate directories there fail.
+fn remove_for_good(tmp: &Path) {
+    let mut aside = tmp.as_os_str().to_owned();
+    aside.push(".dead");
+    let aside = PathBuf::from(aside);
+    let target = match std::fs::rename(tmp, &aside) {
+        Ok(()) => aside,
+        Err(_) => tmp.to_path_buf(),
+    };
+    let _ = std::fs::File::create(tmp);
+    let _ = remove_any(&target);
+    let _ = remove_any(tmp);
+}
 
 const TMP_MARK: &str = ".adcat-tmp-";
 const OLD_MARK: &str = ".adcat-old-";
@@ -100,6 +159,7 @@ impl Staged {
         remove_stale(target);
         let tmp = sibling(target, TMP_MARK)?;
         remove_any(&tmp).map_err(|e| io_err(&tmp, "removing an old temporary output", e))?;
+        pending().push(tmp.clone());
         Ok(Staged {
             target: target.to_path_buf(),
             tmp,
@@ -117,6 +177,27 @@ impl Staged {
         &self.target
     }
 
+    /// Rewrites an error about the temporary sibling (a write that failed, say for a
+    /// full disk) to name the output path the user gave.
+    pub fn blame(&self, err: Error) -> Error {
+        let tmp = self.tmp.display().to_string();
+        let text = err.to_string();
+        let Some(rest) = text.strip_prefix(&tmp) else {
+            return err;
+        };
+        // "TMP:/node: reason" -> path "OUT:/node", reason; "TMP: reason" -> OUT, reason.
+        let (node, reason) = match rest.split_once(": ") {
+            Some((node, reason)) => (node, reason),
+            None => ("", rest.trim_start_matches(':')),
+        };
+        let mut path = self.target.clone().into_os_string();
+        path.push(node);
+        Error::Output {
+            path: PathBuf::from(path),
+            reason: reason.to_string(),
+        }
+    }
+
     /// Moves the finished output into place. An existing output (with `--overwrite`)
     /// is set aside first and removed only after the new one is in place.
     pub fn commit(mut self) -> Result<()> {
@@ -127,6 +208,8 @@ impl Staged {
             });
         }
         sync_tree(&self.tmp).map_err(|e| io_err(&self.tmp, "flushing output", e))?;
+        // Held until the output is in place: a signal now waits for the commit.
+        let mut guard = pending();
         let old = if exists {
             let old = sibling(&self.target, OLD_MARK)?;
             remove_any(&old).map_err(|e| io_err(&old, "removing", e))?;
@@ -143,6 +226,7 @@ impl Staged {
             return Err(io_err(&self.target, "moving the output into place", e));
         }
         self.committed = true;
+        guard.retain(|p| p != &self.tmp);
         if let Some(parent) = self.target.parent() {
             let dir = if parent.as_os_str().is_empty() {
                 Path::new(".")
@@ -164,6 +248,7 @@ impl Drop for Staged {
     fn drop(&mut self) {
         if !self.committed {
             let _ = remove_any(&self.tmp);
+            forget(&self.tmp);
         }
     }
 }
@@ -235,6 +320,29 @@ mod tests {
         let target = dir.path().join("no/such/out.zarr");
         let err = Staged::new(&target, false).err().expect("error");
         assert!(err.to_string().contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn errors_about_the_temporary_output_name_the_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.zarr");
+        let staged = Staged::new(&target, false).unwrap();
+        let err = Error::Store(crate::store::StoreError::backend(
+            staged.path(),
+            "X",
+            "write",
+            "No space left on device",
+        ));
+        let text = staged.blame(err).to_string();
+        assert_eq!(
+            text,
+            format!(
+                "{}:/X: write failed: No space left on device",
+                target.display()
+            )
+        );
+        let other = Error::Usage("unrelated".into());
+        assert_eq!(staged.blame(other).to_string(), "unrelated");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::concat::dtype::{cast, filled, promote_all};
 use crate::concat::index::natural_cmp;
 use crate::encoding::{Element, EncodingType};
 use crate::error::{Error, Result};
-use crate::store::{join, Attrs, DType, Data, StoreReader, StoreWriter};
+use crate::store::{join, Attrs, DType, Data, NodeKind, StoreReader, StoreWriter};
 use crate::value::{array_attrs, code_dtype, enc, frame_attrs, read_strings, read_value, Value};
 use serde_json::json;
 
@@ -836,6 +836,44 @@ fn write_whole(
     )?;
     if n > 0 {
         out.write(node, &[0], &[n], data)?;
+    }
+    Ok(())
+}
+
+/// Checks that every row-aligned array of the dataframe column at `node` (the array
+/// itself, a categorical's codes, a nullable array's values and mask) has `rows`
+/// entries. Reads metadata only.
+pub fn check_column_rows(store: &dyn StoreReader, node: &str, rows: u64) -> Result<()> {
+    let e = Element::open(store, node)?;
+    let parts: &[&str] = match e.encoding {
+        EncodingType::Categorical => &["codes"],
+        EncodingType::NullableString
+        | EncodingType::NullableInteger
+        | EncodingType::NullableBoolean => &["values", "mask"],
+        _ if e.kind == NodeKind::Array => &[""],
+        _ => &[],
+    };
+    for part in parts {
+        let array = if part.is_empty() {
+            node.to_string()
+        } else {
+            join(node, part)
+        };
+        let len = store
+            .array_info(&array)?
+            .shape
+            .first()
+            .copied()
+            .unwrap_or(0);
+        if len != rows {
+            let what = if part.is_empty() { "column" } else { part };
+            return Err(Error::invalid(
+                store.path(),
+                node,
+                e.encoding.name(),
+                format!("{what} has {len} rows, expected {rows} (the dataframe's length)"),
+            ));
+        }
     }
     Ok(())
 }

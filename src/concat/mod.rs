@@ -29,7 +29,9 @@ use crate::output::Staged;
 use crate::progress::Progress;
 use crate::store::{self, join, DType, NodeKind, StoreReader};
 use crate::value::{enc, read_value, write_frame, write_value, Frame, Value};
-use frame::{col_type, frame_index, frame_shape, unify_with, ColumnPlan, FrameJob};
+use frame::{
+    check_column_rows, col_type, frame_index, frame_shape, unify_with, ColumnPlan, FrameJob,
+};
 use index::{first_duplicate, merge_indices, Reindex};
 use matrix::{MatrixJob, OutKind, Part, Source, Storage};
 use merge::{merge_values, Strategy};
@@ -127,8 +129,17 @@ fn open_input(path: &Path, axis: usize) -> Result<Input> {
             ));
         }
     }
-    let (_, n_obs) = frame_shape(store.as_ref(), "obs")?;
-    let (_, n_var) = frame_shape(store.as_ref(), "var")?;
+    let (obs_cols, n_obs) = frame_shape(store.as_ref(), "obs")?;
+    let (var_cols, n_var) = frame_shape(store.as_ref(), "var")?;
+    for (frame, cols, n) in [("obs", obs_cols, n_obs), ("var", var_cols, n_var)] {
+        let index = Element::open(store.as_ref(), frame)?
+            .attr_str("_index")
+            .unwrap_or("_index")
+            .to_string();
+        for col in std::iter::once(index).chain(cols) {
+            check_column_rows(store.as_ref(), &join(frame, &col), n)?;
+        }
+    }
     let alt_names = frame_index(store.as_ref(), AXES[1 - axis])?;
     Ok(Input {
         store,
@@ -194,6 +205,7 @@ fn source(store: &dyn StoreReader, node: &str) -> Result<Source> {
         EncodingType::Csr | EncodingType::Csc => {
             let (r, c) = e.sparse_shape(store)?;
             let info = store.array_info(&join(node, "data"))?;
+            check_indptr_ends(store, &e, info.shape.first().copied().unwrap_or(0))?;
             Ok(Source {
                 node: node.to_string(),
                 storage: Storage::Sparse {
@@ -231,6 +243,36 @@ fn source(store: &dyn StoreReader, node: &str) -> Result<Source> {
             version: e.version,
         }),
     }
+}
+
+/// Checks that `indptr` of a sparse element starts at 0 and ends at the number of
+/// stored entries: two reads, so the plan catches what would otherwise be found (or
+/// missed) halfway through writing. Entries in between are checked while streaming.
+fn check_indptr_ends(store: &dyn StoreReader, e: &Element, nnz: u64) -> Result<()> {
+    let node = join(&e.node, "indptr");
+    let bad = |reason: String| Error::invalid(store.path(), &e.node, e.encoding.name(), reason);
+    let len = store.array_info(&node)?.shape.first().copied().unwrap_or(0);
+    if len == 0 {
+        return Err(bad("indptr is empty".into()));
+    }
+    let at = |i: u64| -> Result<i64> {
+        store
+            .read(&node, &[i], &[1])?
+            .to_i64()
+            .and_then(|v| v.first().copied())
+            .ok_or_else(|| bad("indptr does not hold integers".into()))
+    };
+    let first = at(0)?;
+    if first != 0 {
+        return Err(bad(format!("indptr starts at {first}, expected 0")));
+    }
+    let last = at(len - 1)?;
+    if u64::try_from(last).ok() != Some(nnz) {
+        return Err(bad(format!(
+            "indptr ends at {last}, but data and indices have {nnz} entries"
+        )));
+    }
+    Ok(())
 }
 
 /// Decides storage, dtype and size bound of a concatenated matrix as anndata would.
@@ -368,16 +410,16 @@ pub fn plan(options: ConcatOptions) -> Result<ConcatPlan> {
         .iter()
         .map(|i| Reindex::by_name(&i.alt_names, &alt_names))
         .collect();
-    for (i, input) in inputs.iter().enumerate() {
-        if !reindex[i].identity {
-            if let Some(dup) = first_duplicate(&input.alt_names) {
-                return Err(Error::invalid(
-                    input.store.path(),
-                    alt_name,
-                    "dataframe",
-                    format!("name {dup:?} occurs twice; inputs with duplicated {alt_name} names cannot be aligned"),
-                ));
-            }
+    // anndata refuses duplicated names on the alternate axis even when no input needs
+    // reindexing ("Reindexing only valid with uniquely valued Index objects").
+    for input in &inputs {
+        if let Some(dup) = first_duplicate(&input.alt_names) {
+            return Err(Error::invalid(
+                input.store.path(),
+                alt_name,
+                "dataframe",
+                format!("name {dup:?} occurs twice; inputs with duplicated {alt_name} names cannot be aligned"),
+            ));
         }
     }
     let lens: Vec<u64> = inputs.iter().map(|i| i.shape[axis]).collect();
@@ -963,7 +1005,7 @@ pub fn execute(plan: &ConcatPlan) -> Result<(String, String, matrix::Phases)> {
     let inputs: Vec<&dyn StoreReader> = stores.iter().map(|s| s.as_ref()).collect();
     let progress = Progress::new(opts.progress, plan.payload_bytes, "concatenating");
     let block_bytes = crate::convert::block_bytes(opts.max_memory);
-    {
+    let written = (|| -> Result<()> {
         let out = store::create(staged.path(), opts.layout.format)?;
         let out = out.as_ref();
         out.create_group("", &enc("anndata", "0.1.0"))?;
@@ -1025,8 +1067,9 @@ pub fn execute(plan: &ConcatPlan) -> Result<(String, String, matrix::Phases)> {
                 m.write(&ctx)?;
             }
         }
-        out.finish()?;
-    }
+        Ok(out.finish()?)
+    })();
+    written.map_err(|e| staged.blame(e))?;
     progress.finish();
     staged.commit()?;
     Ok((chosen.kernels.name(), chosen.reason, phases))

@@ -930,6 +930,25 @@ fn write_data(ds: &Dataset, start: &[u64], shape: &[u64], data: &Data) -> hdf5::
     }
 }
 
+impl Drop for H5Writer {
+    /// A writer dropped without `finish` is one whose run failed, often because a
+    /// write failed (a full disk). HDF5 1.10 can crash in `H5D_close` on a dataset
+    /// whose chunk writes failed, so the handles are leaked instead: the file is a
+    /// staged sibling that is about to be removed, and the process about to exit.
+    fn drop(&mut self) {
+        let file = self
+            .file
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if file.is_some() {
+            let arrays = std::mem::take(self.arrays.get_mut().unwrap_or_else(|e| e.into_inner()));
+            std::mem::forget(arrays);
+            std::mem::forget(file);
+        }
+    }
+}
+
 impl StoreWriter for H5Writer {
     fn path(&self) -> &Path {
         &self.path
@@ -1010,7 +1029,11 @@ impl StoreWriter for H5Writer {
         let file = self.file.lock().unwrap_or_else(|e| e.into_inner()).take();
         match file {
             Some(file) => {
-                file.flush().ctx(&self.path, "", "flush")?;
+                if let Err(e) = file.flush() {
+                    // See `Drop`: closing a file whose writes failed can crash HDF5.
+                    std::mem::forget(file);
+                    return Err(e).ctx(&self.path, "", "flush");
+                }
                 file.close().ctx(&self.path, "", "close")
             }
             None => Ok(()),
