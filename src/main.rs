@@ -4,6 +4,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     adcat::output::install_signal_cleanup();
+    adcat::store::raise_open_file_limit();
     let cli = adcat::cli::Cli::parse();
     match adcat::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -154,6 +154,23 @@ pub fn create(path: &Path, format: Format) -> Result<Box<dyn StoreWriter>> {
     }
 }
 
+/// Raises this process's soft limit on open files to its hard limit: every `.h5ad`
+/// input stays open for the whole run, and a soft limit of 1024 is common where the
+/// hard one is far higher.
+pub fn raise_open_file_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
 /// Location of a node, for error messages: `file.h5ad:/obs/cell_type`.
 pub fn location(file: &Path, node: &str) -> String {
     format!("{}:/{}", file.display(), node)

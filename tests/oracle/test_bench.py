@@ -139,3 +139,38 @@ def test_bench_times_the_gpu_path_when_asked(tmp_path: Path, gpu_available: bool
     gpu_target = report["targets"][-1]
     if "CPU (software)" in report["machine"]["gpu"]:
         assert gpu_target["met"] is None and "not judged" in gpu_target["measured"]
+
+
+@pytest.mark.parametrize("fmt", ["h5ad", "zarr"])
+def test_a_thousand_inputs_within_a_small_file_limit(tmp_path: Path, fmt: str) -> None:
+    """1,000 tiny inputs (the bench's many-files generator at 10 × 10 each) under a
+    soft open-file limit of 256 and a hard one of 4096: adcat raises its soft limit
+    (every .h5ad input stays open for the run)."""
+    import resource
+
+    data = tmp_path / "data"
+    proc = run(["bench", "--generate-only", "--quiet", "--data", data, "--size", 50, "--formats", fmt,
+                "--small-files", 1000, "--cases", "many_small"])
+    assert proc.returncode == 0, proc.stderr
+    paths = sorted((data / "small_50").glob(f"*.{fmt}"))
+    assert len(paths) == 1000
+    out = tmp_path / f"out.{fmt}"
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    hard = 4096 if hard == resource.RLIM_INFINITY else min(hard, 4096)
+    assert hard > 1100, f"this machine allows only {hard} open files"
+
+    def few_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+
+    done = subprocess.run(
+        [str(Path(__import__("os").environ["ADCAT_BIN"])), "concat", *map(str, paths), "-o", str(out), "--quiet",
+         "--label", "batch"],
+        capture_output=True, text=True, timeout=600, preexec_fn=few_files,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = ad.concat([read(p) for p in paths], label="batch")
+    expected = read(write(expected, tmp_path / "expected", "h5ad" if fmt == "h5ad" else "zarr3"))
+    assert_same_adata(read(out), expected)
