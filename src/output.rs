@@ -12,6 +12,9 @@ use crate::error::{Error, Result};
 /// new one in place.
 static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
+/// Whether an output of this process has been moved into place.
+static COMMITTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn pending() -> MutexGuard<'static, Vec<PathBuf>> {
     // A poisoned lock still holds a usable list.
     PENDING.lock().unwrap_or_else(|e| e.into_inner())
@@ -36,10 +39,13 @@ pub fn install_signal_cleanup() {
                 remove_for_good(tmp);
             }
             let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
-            let note = if list.is_empty() {
-                String::new()
+            // A signal after a commit cannot undo it: say the output is the new one.
+            let note = if !list.is_empty() {
+                "; temporary output removed"
+            } else if COMMITTED.load(std::sync::atomic::Ordering::SeqCst) {
+                "; the output was already complete"
             } else {
-                "; temporary output removed".to_string()
+                ""
             };
             eprintln!("adcat: error: interrupted by {name}{note}");
             // _exit: no atexit handlers (HDF5's would flush files other threads are
@@ -226,6 +232,7 @@ impl Staged {
             return Err(io_err(&self.target, "moving the output into place", e));
         }
         self.committed = true;
+        COMMITTED.store(true, std::sync::atomic::Ordering::SeqCst);
         guard.retain(|p| p != &self.tmp);
         if let Some(parent) = self.target.parent() {
             let dir = if parent.as_os_str().is_empty() {

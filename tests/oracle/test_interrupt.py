@@ -94,7 +94,12 @@ def test_signal_removes_temporary_output(adcat_bin, run_adcat, big, tmp_path, si
     if running:
         assert proc.returncode == code, f"exit {proc.returncode}, expected {code}\n{err}"
         assert len(err.splitlines()) == 1 and err.startswith("adcat: error: interrupted by"), err
-        if existing:
+        if "the output was already complete" in err:
+            # The signal landed after the commit: the path holds the whole new result.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                assert gen.read(dst).shape == (8000, 2000)
+        elif existing:
             assert tree_hash(dst) == before, "the existing output changed"
         else:
             assert not dst.exists(), f"{dst} exists after an interrupted run"
