@@ -546,7 +546,7 @@ pub fn categories_for<'a>(
         return None;
     }
     let mut cats: Vec<String> = seen.into_iter().map(str::to_string).collect();
-    cats.sort_by(|a, b| crate::concat::index::natural_cmp(a, b));
+    cats.sort_by(|a, b| crate::concat::index::natsorted_cmp(a, b));
     Some(cats)
 }
 

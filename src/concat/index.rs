@@ -136,6 +136,13 @@ pub fn merge_indices(indices: &[&[String]], outer: bool) -> Vec<String> {
     })
 }
 
+/// The order of `natsorted` over a list pandas has already sorted: natural order,
+/// with ties (`"a1"` and `"a01"`) in plain string order. Total, so a result never
+/// depends on the order values were met in.
+pub fn natsorted_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    natural_cmp(a, b).then_with(|| a.cmp(b))
+}
+
 /// natsort's default key: runs of digits compare as numbers, the rest as text.
 pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     fn parts(s: &str) -> Vec<(bool, &str)> {
@@ -228,5 +235,18 @@ mod tests {
         let mut x = v(&["c10", "c2", "a", "B", "c1", "10", "9"]);
         x.sort_by(|a, b| natural_cmp(a, b));
         assert_eq!(x, v(&["9", "10", "B", "a", "c1", "c2", "c10"]));
+    }
+
+    #[test]
+    fn natural_ties_fall_back_to_string_order() {
+        assert_eq!(natural_cmp("a1b0", "a01b00"), std::cmp::Ordering::Equal);
+        let want = v(&["a001", "a01", "a1", "a1b0", "a1b00", "a2"]);
+        for start in 0..want.len() {
+            let mut x = want.clone();
+            x.rotate_left(start);
+            x.reverse();
+            x.sort_by(|a, b| natsorted_cmp(a, b));
+            assert_eq!(x, want);
+        }
     }
 }

@@ -119,6 +119,23 @@ def test_ordered_categorical_kept(tmp_path: Path) -> None:
     run_case(Case(8, inputs, ["h5ad", "zarr2"], "zarr3", {"join": "outer"}), tmp_path)
 
 
+def test_categories_tied_under_natural_sort_keep_pandas_order(tmp_path: Path) -> None:
+    import pandas as pd
+
+    # "x1a0" and "x1a00" (or "x01" and "x1") are equal to natsort; pandas breaks the tie
+    # by its own sorted order, whatever order the values come in.
+    tied = [f"x{z}1a{w}" for z in ("", "0", "00") for w in ("0", "00", "000", "0000")]
+    inputs = []
+    for k, n in enumerate((12, 13)):
+        a = small(n, ["a", "b"])
+        # Unique within each input, so each is written as strings and only the result
+        # becomes categorical; "tag" is categorical with differing categories.
+        a.obs["label"] = (tied[::-1] if k else tied) + ["y"] * k
+        a.obs["tag"] = pd.Categorical([tied[(2 * i + k) % 12] for i in range(n)])
+        inputs.append(a)
+    run_case(Case(9, inputs, ["zarr2", "h5ad"], "zarr3", {"join": "outer"}), tmp_path)
+
+
 def test_obsm_of_differing_widths_and_keys(tmp_path: Path) -> None:
     a, b = small(3, ["a", "b"]), small(2, ["b", "a"])
     a.obsm["pca"] = np.ones((3, 4))
