@@ -1,7 +1,8 @@
 //! Throughput of each kernel in input bytes/s, CPU backend against the first GPU
 //! adapter found (lavapipe on machines without a GPU: it shows the GPU path works,
 //! not what a real GPU would do). Sizes stay small so the software adapter keeps the
-//! run short.
+//! run short; `ADCAT_KERNEL_BENCH_SCALE=N` multiplies the number of lines by N for a
+//! real GPU, where small calls measure little but the round trip.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +12,13 @@ use adcat::kernels::{
 };
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-const LINES: usize = 4096;
+fn line_count() -> usize {
+    let scale: usize = std::env::var("ADCAT_KERNEL_BENCH_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    4096 * scale.max(1)
+}
 const PER_LINE: usize = 64;
 const WIDTH: u64 = 2000;
 
@@ -34,8 +41,9 @@ fn label(k: &dyn Kernels) -> &'static str {
 
 /// CSR-like lines: `PER_LINE` ascending indices each, spread over `WIDTH`.
 fn lines() -> (Vec<u64>, Vec<u64>) {
-    let indptr = (0..=LINES).map(|l| (l * PER_LINE) as u64).collect();
-    let indices = (0..LINES * PER_LINE)
+    let n = line_count();
+    let indptr = (0..=n).map(|l| (l * PER_LINE) as u64).collect();
+    let indices = (0..n * PER_LINE)
         .map(|k| (k % PER_LINE) as u64 * (WIDTH / PER_LINE as u64) + (k / PER_LINE) as u64 % 7)
         .collect();
     (indptr, indices)
@@ -63,7 +71,7 @@ fn bench(c: &mut Criterion) {
 
     for sort in [false, true] {
         let mut g = c.benchmark_group(if sort { "remap_sorted" } else { "remap" });
-        g.throughput(Throughput::Bytes((nnz + LINES + 1) as u64 * 8));
+        g.throughput(Throughput::Bytes((nnz + indptr.len()) as u64 * 8));
         for k in &backends {
             g.bench_function(label(k.as_ref()), |b| {
                 b.iter(|| k.remap(&indptr, &indices, &table, sort).unwrap())
@@ -93,7 +101,7 @@ fn bench(c: &mut Criterion) {
     g.finish();
 
     // Two inputs stacked as rows, float32, the second with columns reordered.
-    let (rows, cols) = (512, 256);
+    let (rows, cols) = (line_count() / 8, 256);
     let data: Vec<u8> = (0..rows * cols * 4).map(|i| i as u8).collect();
     let same: Vec<u64> = (0..cols as u64).collect();
     let reversed: Vec<u64> = (0..cols as u64).rev().collect();

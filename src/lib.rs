@@ -17,6 +17,7 @@ pub mod output;
 pub mod progress;
 pub mod size;
 pub mod store;
+pub mod timing;
 pub mod value;
 
 pub use error::{Error, Result};

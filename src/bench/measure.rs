@@ -15,6 +15,9 @@ pub struct Sample {
     /// `None` when the run succeeded; otherwise the last line it printed, or why it
     /// was stopped.
     pub failure: Option<String>,
+    /// Where an adcat run's time went, from its `--report-json`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phases: Option<super::RunPhases>,
     /// What the child wrote to stdout (peers report their own timing there).
     #[serde(skip)]
     pub stdout: String,
@@ -46,6 +49,7 @@ pub fn run(mut cmd: Command, scratch: &Path, timeout: Duration) -> std::io::Resu
         seconds,
         peak_rss_bytes: rss,
         failure,
+        phases: None,
         stdout,
     })
 }

@@ -84,6 +84,41 @@ pub struct CaseResult {
     pub tools: Vec<ToolResult>,
 }
 
+/// Busy time of each part of one adcat run, in seconds, from its `--report-json`.
+/// Reading and writing overlap, so the parts can add up to more than the wall time.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct RunPhases {
+    pub plan: f64,
+    pub reading: f64,
+    pub kernels: f64,
+    pub writing: f64,
+    /// GPU runs: the kernel time split into upload, compute and readback.
+    pub device: Option<crate::kernels::DevicePhases>,
+}
+
+impl RunPhases {
+    fn from_report(path: &Path) -> Option<RunPhases> {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+        let f = |key: &str| v.get(key).and_then(|x| x.as_f64());
+        let device = v.get("device_phases").and_then(|d| {
+            let g = |key: &str| d.get(key).and_then(|x| x.as_f64());
+            Some(crate::kernels::DevicePhases {
+                seconds_upload: g("seconds_upload")?,
+                seconds_compute: g("seconds_compute")?,
+                seconds_readback: g("seconds_readback")?,
+            })
+        });
+        Some(RunPhases {
+            plan: f("seconds_plan")?,
+            reading: f("seconds_reading")?,
+            kernels: f("seconds_kernels")?,
+            writing: f("seconds_writing")?,
+            device,
+        })
+    }
+}
+
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ToolResult {
     pub tool: Tool,
@@ -388,6 +423,7 @@ fn run_once(
     out: &Path,
 ) -> Result<Sample> {
     fresh_dir(scratch)?;
+    let report = scratch.join("report.json");
     let measure = |cmd: Command| {
         measure::run(cmd, scratch, opts.timeout)
             .map_err(|e| io_error(scratch, "running a benchmark process", e))
@@ -409,9 +445,13 @@ fn run_once(
                 .args([
                     "--device",
                     if tool == Tool::AdcatGpu { "gpu" } else { "cpu" },
-                ]);
+                ])
+                .arg("--report-json")
+                .arg(&report);
             adcat_flags(&mut cmd);
-            measure(cmd)?
+            let mut s = measure(cmd)?;
+            s.phases = RunPhases::from_report(&report);
+            s
         }
         Tool::Limit => {
             // Every input converted in turn, in one process, as concat reads them.

@@ -246,6 +246,7 @@ impl Report {
              to the output format in turn, in one process (decode and encode only). anndata is timed inside \
              Python (start-up excluded); adcat as a whole process.\n",
         );
+        self.phase_table(&mut s);
         let failures: Vec<String> = self
             .results
             .iter()
@@ -280,6 +281,60 @@ impl Report {
             let _ = writeln!(s, "- {}: {mark} ({})", t.what, t.measured);
         }
         s
+    }
+}
+
+impl Report {
+    /// Where adcat's time went in its median run of each case, on each device.
+    fn phase_table(&self, s: &mut String) {
+        let rows: Vec<String> = self
+            .results
+            .iter()
+            .flat_map(|r| {
+                [Tool::AdcatCpu, Tool::AdcatGpu]
+                    .into_iter()
+                    .filter_map(move |tool| {
+                        let t = r.tool(tool)?;
+                        let med = t.median_seconds?;
+                        let sample = t.samples.iter().min_by(|a, b| {
+                            (a.seconds - med).abs().total_cmp(&(b.seconds - med).abs())
+                        })?;
+                        let p = sample.phases.as_ref()?;
+                        let d = p.device;
+                        let cells = [
+                            r.case.clone(),
+                            r.format.name().into(),
+                            tool.label().into(),
+                            format!("{:.2}", sample.seconds),
+                            format!("{:.2}", p.plan),
+                            format!("{:.2}", p.reading),
+                            format!("{:.2}", p.kernels),
+                            opt(d.map(|d| d.seconds_upload), 2),
+                            opt(d.map(|d| d.seconds_compute), 2),
+                            opt(d.map(|d| d.seconds_readback), 2),
+                            format!("{:.2}", p.writing),
+                        ];
+                        Some(format!("| {} |", cells.join(" | ")))
+                    })
+            })
+            .collect();
+        if rows.is_empty() {
+            return;
+        }
+        s.push_str(
+            "\nWhere adcat's time goes (the run nearest the median, seconds of busy time):\n\n\
+             | case | fmt | run | wall | plan | read+decode | kernels | upload | compute | readback | encode+write |\n",
+        );
+        s.push_str(&"|---".repeat(11));
+        s.push_str("|\n");
+        for row in rows {
+            let _ = writeln!(s, "{row}");
+        }
+        s.push_str(
+            "\nread+decode includes the kernel calls made while assembling blocks; reading and \
+             writing run on two threads at once, so the parts can add up to more than the wall. \
+             upload, compute (submit until the device is done) and readback split the GPU's kernel time.\n",
+        );
     }
 }
 

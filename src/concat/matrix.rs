@@ -13,8 +13,9 @@ use crate::layout::Layout;
 use crate::store::{join, Attrs, DType, Data, StoreReader, StoreWriter};
 use crate::value::nonzero;
 use serde_json::json;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::atomic::AtomicU64;
+
+use crate::timing::Timer;
 
 /// How one input stores the element.
 #[derive(Clone, Debug, PartialEq)]
@@ -169,34 +170,17 @@ pub struct Phases {
     pub kernels: AtomicU64,
 }
 
-/// Adds the time until it is dropped to a phase.
-pub struct Timer<'a> {
-    into: &'a AtomicU64,
-    start: Instant,
-}
-
-impl Drop for Timer<'_> {
-    fn drop(&mut self) {
-        let nanos = self.start.elapsed().as_nanos() as u64;
-        self.into.fetch_add(nanos, Ordering::Relaxed);
-    }
-}
-
 impl Phases {
     pub fn timer<'a>(&self, into: &'a AtomicU64) -> Timer<'a> {
-        Timer {
-            into,
-            start: Instant::now(),
-        }
+        Timer::start(into)
     }
 
     pub fn time<T>(&self, into: &AtomicU64, f: impl FnOnce() -> T) -> T {
-        let _t = self.timer(into);
-        f()
+        crate::timing::time(into, f)
     }
 
     pub fn seconds(phase: &AtomicU64) -> f64 {
-        phase.load(Ordering::Relaxed) as f64 / 1e9
+        crate::timing::seconds(phase)
     }
 }
 

@@ -979,7 +979,18 @@ pub struct Report {
     pub seconds_reading: f64,
     pub seconds_writing: f64,
     pub seconds_kernels: f64,
+    /// For a GPU backend, how its kernel time splits into upload, compute and
+    /// readback; `null` on the CPU.
+    pub device_phases: Option<crate::kernels::DevicePhases>,
     pub peak_rss_bytes: Option<u64>,
+}
+
+/// What [`execute`] hands back about how the run went.
+pub struct Executed {
+    pub device: String,
+    pub device_reason: String,
+    pub device_phases: Option<crate::kernels::DevicePhases>,
+    pub phases: matrix::Phases,
 }
 
 /// Peak resident memory of this process so far (Linux).
@@ -992,7 +1003,7 @@ pub fn peak_rss() -> Option<u64> {
 
 /// Runs a plan: writes everything into a temporary sibling and renames it into place.
 /// Returns the backend that did the index work and why it was chosen.
-pub fn execute(plan: &ConcatPlan) -> Result<(String, String, matrix::Phases)> {
+pub fn execute(plan: &ConcatPlan) -> Result<Executed> {
     let opts = &plan.options;
     let chosen = device::choose(opts.device, plan.payload_bytes)?;
     let phases = matrix::Phases::default();
@@ -1072,7 +1083,12 @@ pub fn execute(plan: &ConcatPlan) -> Result<(String, String, matrix::Phases)> {
     written.map_err(|e| staged.blame(e))?;
     progress.finish();
     staged.commit()?;
-    Ok((chosen.kernels.name(), chosen.reason, phases))
+    Ok(Executed {
+        device: chosen.kernels.name(),
+        device_reason: chosen.reason,
+        device_phases: chosen.kernels.device_phases(),
+        phases,
+    })
 }
 
 /// Plans and executes; returns the run's report.
@@ -1080,7 +1096,12 @@ pub fn concat(options: ConcatOptions) -> Result<Report> {
     let t0 = Instant::now();
     let plan = plan(options)?;
     let t1 = Instant::now();
-    let (device, device_reason, phases) = execute(&plan)?;
+    let Executed {
+        device,
+        device_reason,
+        device_phases,
+        phases,
+    } = execute(&plan)?;
     let t2 = Instant::now();
     Ok(Report {
         inputs: plan.options.inputs.iter().map(|p| p.display().to_string()).collect(),
@@ -1099,6 +1120,7 @@ pub fn concat(options: ConcatOptions) -> Result<Report> {
         seconds_reading: matrix::Phases::seconds(&phases.reading),
         seconds_writing: matrix::Phases::seconds(&phases.writing),
         seconds_kernels: matrix::Phases::seconds(&phases.kernels),
+        device_phases,
         peak_rss_bytes: peak_rss(),
     })
 }

@@ -79,10 +79,28 @@ pub struct DensePiece<'a> {
     pub col_map: &'a [u64],
 }
 
+/// Where a device backend's kernel time went, summed over calls.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct DevicePhases {
+    /// Creating input buffers and copying host data into them.
+    pub seconds_upload: f64,
+    /// From submitting the work until the device has finished it, kernels and the
+    /// copies into readable buffers included.
+    pub seconds_compute: f64,
+    /// Copying results out of mapped buffers into host memory.
+    pub seconds_readback: f64,
+}
+
 /// The index and layout work of concatenation. Implementations must agree bit for bit.
 pub trait Kernels: Send + Sync {
     /// Names the backend, e.g. `cpu` or `gpu: llvmpipe (Vulkan)`.
     fn name(&self) -> String;
+
+    /// Time split of a device backend; `None` for the CPU, whose kernel time is all
+    /// compute.
+    fn device_phases(&self) -> Option<DevicePhases> {
+        None
+    }
 
     /// `out[i] = values[i] + base`; an error if any sum overflows.
     fn add_offset(&self, values: &[u64], base: u64) -> Result<Vec<u64>, KernelError>;

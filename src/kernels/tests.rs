@@ -505,9 +505,41 @@ mod gpu_small_tiles {
     kernel_suite!(gpu_limited(2048, 65535), large: false);
 }
 
-/// Two workgroups per dimension: 2-D grids and many dispatches.
+/// Two workgroups per dimension: 2-D grids and many dispatches; 64-bit arithmetic on
+/// `u32` pairs.
 mod gpu_small_grid {
-    kernel_suite!(gpu_limited(16384, 2), large: false);
+    kernel_suite!(gpu_limited(16384, 2).map(|k| k.without_int64()), large: false);
+}
+
+/// 64-bit arithmetic on `u32` pairs even where the adapter has `SHADER_INT64`.
+mod gpu_emulated_u64 {
+    kernel_suite!(gpu().map(|k| k.without_int64()), large: false);
+}
+
+#[test]
+fn gpu_uses_native_u64_where_the_adapter_has_it() {
+    let Some(k) = gpu() else { return };
+    let adapter = list_adapters()
+        .into_iter()
+        .find(|a| a.name == k.context().adapter_info().name)
+        .expect("the adapter in use is listed");
+    assert_eq!(k.native_int64(), adapter.shader_int64, "{}", k.name());
+    let emulated = k.clone().without_int64();
+    assert!(!emulated.native_int64());
+    assert!(
+        emulated.name().ends_with(", u64 emulated)"),
+        "{}",
+        emulated.name()
+    );
+    let near = [u32::MAX as u64, 1 << 40, u64::MAX - 7];
+    assert_eq!(
+        k.add_offset(&near, 7).unwrap(),
+        emulated.add_offset(&near, 7).unwrap()
+    );
+    assert!(matches!(
+        k.add_offset(&near, 8),
+        Err(KernelError::Overflow { .. })
+    ));
 }
 
 #[test]

@@ -5,6 +5,7 @@ use std::sync::mpsc;
 
 use super::{GpuContext, GpuKernels, Pipelines, TileLimits};
 use crate::kernels::KernelError;
+use crate::timing::Timer;
 
 /// Invocations per workgroup in every shader.
 pub(super) const GROUP: u64 = 256;
@@ -83,6 +84,10 @@ impl Engine<'_> {
 
     /// A storage buffer holding `parts` laid end to end, each at the given byte offset.
     pub fn input_at(&self, size: u64, parts: &[(u64, &[u8])]) -> wgpu::Buffer {
+        crate::timing::time(&self.ctx.clock.upload, || self.upload(size, parts))
+    }
+
+    fn upload(&self, size: u64, parts: &[(u64, &[u8])]) -> wgpu::Buffer {
         let buffer = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(self.kernel),
             size: padded(size),
@@ -213,6 +218,8 @@ impl Engine<'_> {
             encoder.copy_buffer_to_buffer(buffer, *offset, &stage, 0, size);
             staging.push(Some(stage));
         }
+        let clock = &self.ctx.clock;
+        let computing = Timer::start(&clock.compute);
         self.ctx.queue.submit([encoder.finish()]);
         let (tx, rx) = mpsc::channel();
         let mut waiting = 0;
@@ -228,6 +235,8 @@ impl Engine<'_> {
         device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| self.gpu_error(e))?;
+        drop(computing);
+        let _readback = Timer::start(&clock.readback);
         for _ in 0..waiting {
             let (i, mapped) = rx.recv().map_err(|e| self.gpu_error(e))?;
             mapped.map_err(|e| self.gpu_error(e))?;

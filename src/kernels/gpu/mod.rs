@@ -3,7 +3,9 @@
 //! that fit the adapter's binding and dispatch limits.
 //!
 //! 64-bit values travel as (lo, hi) `u32` pairs with explicit carries, so every
-//! adapter runs every kernel, with or without `SHADER_INT64`.
+//! adapter runs every kernel, with or without `SHADER_INT64`. Where the device has
+//! `SHADER_INT64`, indptr offsetting uses native `u64` arithmetic instead
+//! (`add_offset_int64.wgsl`); [`GpuKernels::without_int64`] forces the emulation.
 
 mod engine;
 mod ops;
@@ -16,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use super::{DensePiece, KernelError, Kernels, Remapped};
+use super::{DensePiece, DevicePhases, KernelError, Kernels, Remapped};
 
 #[cfg(target_endian = "big")]
 compile_error!("GPU buffers are read and written as little-endian words");
@@ -150,6 +152,8 @@ impl TileLimits {
 
 struct Pipelines {
     add_offset: wgpu::ComputePipeline,
+    /// Present when the device was opened with `SHADER_INT64`.
+    add_offset_int64: Option<wgpu::ComputePipeline>,
     scan_reduce: wgpu::ComputePipeline,
     scan_downsweep: wgpu::ComputePipeline,
     remap_mark: wgpu::ComputePipeline,
@@ -179,8 +183,14 @@ impl Pipelines {
         let one = |desc: wgpu::ShaderModuleDescriptor<'_>| {
             pipeline(&device.create_shader_module(desc), "main")
         };
+        let int64 = device.features().contains(wgpu::Features::SHADER_INT64);
         Pipelines {
             add_offset: one(wgpu::include_wgsl!("../../../shaders/add_offset.wgsl")),
+            add_offset_int64: int64.then(|| {
+                one(wgpu::include_wgsl!(
+                    "../../../shaders/add_offset_int64.wgsl"
+                ))
+            }),
             scan_reduce: pipeline(&scan, "reduce"),
             scan_downsweep: pipeline(&scan, "downsweep"),
             remap_mark: one(wgpu::include_wgsl!("../../../shaders/remap_mark.wgsl")),
@@ -205,6 +215,26 @@ pub struct GpuContext {
     /// Kernels run one at a time: error scopes and `poll` are per device.
     busy: Mutex<()>,
     dispatches: AtomicU64,
+    pub(crate) clock: PhaseClock,
+}
+
+/// Nanoseconds spent in each part of kernel calls on one context.
+#[derive(Debug, Default)]
+pub(crate) struct PhaseClock {
+    pub upload: AtomicU64,
+    pub compute: AtomicU64,
+    pub readback: AtomicU64,
+}
+
+impl PhaseClock {
+    fn seconds(&self) -> DevicePhases {
+        let s = crate::timing::seconds;
+        DevicePhases {
+            seconds_upload: s(&self.upload),
+            seconds_compute: s(&self.compute),
+            seconds_readback: s(&self.readback),
+        }
+    }
 }
 
 impl std::fmt::Debug for GpuContext {
@@ -256,6 +286,7 @@ impl GpuContext {
             lost,
             busy: Mutex::new(()),
             dispatches: AtomicU64::new(0),
+            clock: PhaseClock::default(),
         })
     }
 
@@ -280,7 +311,8 @@ impl GpuContext {
         let info = adapter.get_info();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("adcat"),
-            required_features: wgpu::Features::empty(),
+            // Native 64-bit integers where the adapter has them; never required.
+            required_features: adapter.features() & wgpu::Features::SHADER_INT64,
             required_limits: adapter.limits(),
             ..Default::default()
         }))
@@ -311,12 +343,26 @@ impl GpuContext {
 pub struct GpuKernels {
     ctx: Arc<GpuContext>,
     tiles: TileLimits,
+    int64: bool,
 }
 
 impl GpuKernels {
     pub fn new(ctx: Arc<GpuContext>) -> GpuKernels {
         let tiles = ctx.tile_limits();
-        GpuKernels { ctx, tiles }
+        let int64 = ctx.pipelines.add_offset_int64.is_some();
+        GpuKernels { ctx, tiles, int64 }
+    }
+
+    /// Uses the `u32`-pair kernels even where the device has native 64-bit integers,
+    /// so both variants can be checked on one adapter.
+    pub fn without_int64(mut self) -> GpuKernels {
+        self.int64 = false;
+        self
+    }
+
+    /// Whether 64-bit kernels run on native `u64` (`SHADER_INT64`).
+    pub fn native_int64(&self) -> bool {
+        self.int64
     }
 
     /// Cuts dispatches smaller than the device allows (never larger).
@@ -340,11 +386,23 @@ impl GpuKernels {
 
 impl Kernels for GpuKernels {
     fn name(&self) -> String {
-        format!("gpu: {} ({:?})", self.ctx.info.name, self.ctx.info.backend)
+        let emulated = if self.int64 { "" } else { ", u64 emulated" };
+        format!(
+            "gpu: {} ({:?}{emulated})",
+            self.ctx.info.name, self.ctx.info.backend
+        )
+    }
+
+    fn device_phases(&self) -> Option<DevicePhases> {
+        Some(self.ctx.clock.seconds())
     }
 
     fn add_offset(&self, values: &[u64], base: u64) -> Result<Vec<u64>, KernelError> {
-        self.scoped("add_offset", |e| ops::add_offset(e, values, base))
+        let pipeline = match &self.ctx.pipelines.add_offset_int64 {
+            Some(native) if self.int64 => native,
+            _ => &self.ctx.pipelines.add_offset,
+        };
+        self.scoped("add_offset", |e| ops::add_offset(e, pipeline, values, base))
     }
 
     fn remap(

@@ -16,6 +16,7 @@ fn bytes_mut(v: &mut [u64]) -> &mut [u8] {
 
 pub(super) fn add_offset(
     e: &Engine<'_>,
+    pipeline: &wgpu::ComputePipeline,
     values: &[u64],
     base: u64,
 ) -> Result<Vec<u64>, KernelError> {
@@ -31,7 +32,7 @@ pub(super) fn add_offset(
         let params = e.params([n as u32, lo(base), hi(base), 0, 0, 0, 0, 0]);
         e.dispatch(
             &mut enc,
-            &e.pipelines().add_offset,
+            pipeline,
             &[(0, &params), (1, &input), (2, &output), (3, &overflow)],
             Engine::groups(n),
         )?;
