@@ -80,6 +80,11 @@ impl Kernels for CpuKernels {
     ) -> Result<Remapped, KernelError> {
         check_indptr("remap", indptr, indices.len())?;
         let width = table.len() as u64;
+        let out_width = table
+            .iter()
+            .filter(|&&t| t != DROPPED)
+            .max()
+            .map_or(0, |&t| t.saturating_add(1));
         let parts = line_chunks(indptr, MIN_SPLIT as u64)
             .into_par_iter()
             .map(|(a, b)| {
@@ -87,6 +92,7 @@ impl Kernels for CpuKernels {
                 let mut ends = Vec::with_capacity(b - a);
                 let mut idx = Vec::with_capacity(span);
                 let mut keep = Vec::with_capacity(span);
+                let mut sorter = super::line_sort::LineSorter::new(out_width);
                 for l in a..b {
                     let start = idx.len();
                     for k in indptr[l]..indptr[l + 1] {
@@ -104,16 +110,7 @@ impl Kernels for CpuKernels {
                         }
                     }
                     if sort {
-                        let mut pairs: Vec<(u64, u64)> = idx[start..]
-                            .iter()
-                            .copied()
-                            .zip(keep[start..].iter().copied())
-                            .collect();
-                        pairs.sort_unstable_by_key(|p| p.0);
-                        for (i, (n, k)) in pairs.into_iter().enumerate() {
-                            idx[start + i] = n;
-                            keep[start + i] = k;
-                        }
+                        sorter.sort(&mut idx[start..], &mut keep[start..]);
                     }
                     ends.push(idx.len() as u64);
                 }

@@ -7,6 +7,7 @@
 
 mod cpu;
 pub mod gpu;
+mod line_sort;
 #[cfg(test)]
 mod tests;
 
