@@ -188,7 +188,8 @@ pub struct ConcatArgs {
     /// Concatenate obsp/varp as block diagonals.
     #[arg(long)]
     pub pairwise: bool,
-    /// Where to compute: cpu, gpu, or auto (GPU when one is found and pays off).
+    /// Where to compute: cpu, gpu, or auto (the CPU: the GPU backend measured slower end to
+    /// end; `adcat bench` compares the two on this machine).
     #[arg(long, default_value = "auto", value_parser = ["cpu", "gpu", "auto"])]
     pub device: String,
     /// Write a JSON summary of the run (shapes, bytes, times, peak memory) to PATH.
