@@ -117,8 +117,20 @@ fn sort_categories(mut d: Data) -> Data {
 }
 
 fn same_set(a: &Data, b: &Data) -> bool {
-    let b = cast(b.clone(), a.dtype());
-    (0..b.len()).all(|j| position_of(a, &crate::value::take1(&b, j)).is_some())
+    positions_in(a, b).iter().all(Option::is_some)
+}
+
+/// Where each value of `needles` (cast to `haystack`'s dtype) first appears in
+/// `haystack`, by the equality of [`category_key`].
+fn positions_in(haystack: &Data, needles: &Data) -> Vec<Option<usize>> {
+    let mut at = std::collections::HashMap::with_capacity(haystack.len());
+    for j in (0..haystack.len()).rev() {
+        at.insert(category_key(haystack, j), j);
+    }
+    let needles = cast(needles.clone(), haystack.dtype());
+    (0..needles.len())
+        .map(|i| at.get(&category_key(&needles, i)).copied())
+        .collect()
 }
 
 fn union_categories(list: &[&Data]) -> Option<Data> {
@@ -127,19 +139,52 @@ fn union_categories(list: &[&Data]) -> Option<Data> {
             .all(|d| d.dtype() == DType::Str)
             .then_some(DType::Str)
     })?;
+    let cast: Vec<Data> = list.iter().map(|d| cast((*d).clone(), dtype)).collect();
+    let mut seen = std::collections::HashSet::new();
     let mut out = Data::with_capacity(dtype, 0);
-    for d in list {
-        let d = cast((*d).clone(), dtype);
+    for d in &cast {
         for i in 0..d.len() {
-            let one = crate::value::take1(&d, i);
-            let seen = (0..out.len())
-                .any(|j| crate::value::same_data(&crate::value::take1(&out, j), &one));
-            if !seen {
-                crate::concat::blocks::extend(&mut out, one);
+            if seen.insert(category_key(d, i)) {
+                crate::concat::blocks::extend(&mut out, crate::value::take1(d, i));
             }
         }
     }
     Some(out)
+}
+
+/// A category as a hashable key: equal keys exactly when `value::same_data` calls the
+/// values equal (every NaN alike, `-0.0 == 0.0`).
+#[derive(Hash, PartialEq, Eq)]
+enum CategoryKey<'a> {
+    Int(i128),
+    Float(u64),
+    Str(&'a str),
+}
+
+fn category_key(d: &Data, i: usize) -> CategoryKey<'_> {
+    let float = |x: f64| {
+        CategoryKey::Float(if x.is_nan() {
+            f64::NAN.to_bits()
+        } else if x == 0.0 {
+            0
+        } else {
+            x.to_bits()
+        })
+    };
+    match d {
+        Data::Bool(v) => CategoryKey::Int(v[i] as i128),
+        Data::I8(v) => CategoryKey::Int(v[i] as i128),
+        Data::I16(v) => CategoryKey::Int(v[i] as i128),
+        Data::I32(v) => CategoryKey::Int(v[i] as i128),
+        Data::I64(v) => CategoryKey::Int(v[i] as i128),
+        Data::U8(v) => CategoryKey::Int(v[i] as i128),
+        Data::U16(v) => CategoryKey::Int(v[i] as i128),
+        Data::U32(v) => CategoryKey::Int(v[i] as i128),
+        Data::U64(v) => CategoryKey::Int(v[i] as i128),
+        Data::F32(v) => float(v[i] as f64),
+        Data::F64(v) => float(v[i]),
+        Data::Str(v) => CategoryKey::Str(&v[i]),
+    }
 }
 
 /// The most specific string kind among the inputs (`object` only if all are).
@@ -322,11 +367,6 @@ fn codes_of(store: &dyn StoreReader, node: &str, d: Data, n_categories: usize) -
     Ok(codes)
 }
 
-fn position_of(haystack: &Data, needle: &Data) -> Option<usize> {
-    (0..haystack.len())
-        .find(|&j| crate::value::same_data(&crate::value::take1(haystack, j), needle))
-}
-
 impl ColumnPlan {
     /// Converts `n` rows starting at `a` of input `i` (or fill rows when it lacks the
     /// column).
@@ -368,11 +408,9 @@ impl ColumnPlan {
                     categories: own, ..
                 },
             ) => {
-                let table: Vec<i64> = (0..own.len())
-                    .map(|c| {
-                        let cat = cast(crate::value::take1(own, c), categories.dtype());
-                        position_of(categories, &cat).map_or(-1, |p| p as i64)
-                    })
+                let table: Vec<i64> = positions_in(categories, own)
+                    .into_iter()
+                    .map(|p| p.map_or(-1, |p| p as i64))
                     .collect();
                 let codes = codes_of(store, node, values, own.len())?;
                 Chunk {
@@ -913,6 +951,35 @@ pub fn frame_index(store: &dyn StoreReader, node: &str) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn category_union_keeps_first_appearance_and_treats_nan_and_zero_alike() {
+        let u = union_categories(&[&strs(&["b", "a"]), &strs(&["a", "c", "b"])]).unwrap();
+        assert_eq!(u, strs(&["b", "a", "c"]));
+        let f = union_categories(&[
+            &Data::F64(vec![f64::NAN, -0.0, 1.5]),
+            &Data::F32(vec![0.0, f32::NAN, 2.0]),
+        ])
+        .unwrap();
+        assert!(crate::value::same_data(
+            &f,
+            &Data::F64(vec![f64::NAN, -0.0, 1.5, 2.0])
+        ));
+        let ints = union_categories(&[&Data::I8(vec![3, 1]), &Data::I64(vec![1, 7])]).unwrap();
+        assert_eq!(ints, Data::I64(vec![3, 1, 7]));
+    }
+
+    #[test]
+    fn positions_of_categories_in_a_large_union() {
+        let big: Vec<String> = (0..50_000).map(|i| format!("c{i}")).collect();
+        let hay = Data::Str(big.clone());
+        let needles = strs(&["c49999", "nope", "c0", "c0"]);
+        assert_eq!(
+            positions_in(&hay, &needles),
+            vec![Some(49_999), None, Some(0), Some(0)]
+        );
+        assert!(same_set(&hay, &Data::Str(big.into_iter().rev().collect())));
+    }
 
     fn strs(v: &[&str]) -> Data {
         Data::Str(v.iter().map(|s| s.to_string()).collect())
