@@ -221,6 +221,10 @@ pub struct OutputArgs {
     /// Replace an existing output (only once the new one is complete).
     #[arg(long)]
     pub overwrite: bool,
+    /// Re-read the written store before it is moved into place and check its element
+    /// tree, column lengths and sparse invariants; a failure leaves no output.
+    #[arg(long)]
+    pub validate: bool,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -296,6 +300,7 @@ impl ConvertArgs {
             layout: self.out.layout(&self.output)?,
             max_memory: self.out.max_memory,
             overwrite: self.out.overwrite,
+            validate: self.out.validate,
             progress: !self.out.quiet,
         })
     }
@@ -357,6 +362,7 @@ impl ConcatArgs {
             layout: self.out.layout(&self.output)?,
             max_memory: self.out.max_memory,
             overwrite: self.out.overwrite,
+            validate: self.out.validate,
             progress: !self.out.quiet,
         })
     }
@@ -396,6 +402,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     layout: args.out.layout(&output)?,
                     max_memory: args.out.max_memory,
                     overwrite: args.out.overwrite,
+                    validate: args.out.validate,
                     progress: !args.out.quiet,
                 })?;
             }

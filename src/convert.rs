@@ -23,6 +23,8 @@ pub struct ConvertOptions {
     /// Upper bound for the bytes held in flight by the streaming pass.
     pub max_memory: u64,
     pub overwrite: bool,
+    /// Check the written store before moving it into place (`--validate`).
+    pub validate: bool,
     pub progress: bool,
 }
 
@@ -183,6 +185,9 @@ pub fn execute(plan: &ConvertPlan) -> Result<()> {
     })();
     written.map_err(|e| staged.blame(e))?;
     progress.finish();
+    if opts.validate {
+        crate::validate::validate_staged(staged.path(), &opts.output, opts.max_memory)?;
+    }
     staged.commit()
 }
 

@@ -18,6 +18,7 @@ pub mod progress;
 pub mod size;
 pub mod store;
 pub mod timing;
+pub mod validate;
 pub mod value;
 
 pub use error::{Error, Result};

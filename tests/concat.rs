@@ -41,6 +41,7 @@ fn options(inputs: Vec<PathBuf>, output: PathBuf, format: Format) -> ConcatOptio
         },
         max_memory: 512 << 20,
         overwrite: false,
+        validate: true,
         progress: false,
     }
 }

@@ -363,6 +363,7 @@ fn library_plan_is_metadata_only_and_reports_payload() {
         },
         max_memory: 64 << 20,
         overwrite: false,
+        validate: true,
         progress: false,
     };
     let plan = adcat::convert::plan(options).unwrap();

@@ -79,6 +79,8 @@ pub struct ConcatOptions {
     pub layout: Layout,
     pub max_memory: u64,
     pub overwrite: bool,
+    /// Check the written store before moving it into place (`--validate`).
+    pub validate: bool,
     pub progress: bool,
 }
 
@@ -982,6 +984,8 @@ pub struct Report {
     /// For a GPU backend, how its kernel time splits into upload, compute and
     /// readback; `null` on the CPU.
     pub device_phases: Option<crate::kernels::DevicePhases>,
+    /// What `--validate` checked; `null` without it.
+    pub validated: Option<crate::validate::Validated>,
     pub peak_rss_bytes: Option<u64>,
 }
 
@@ -991,6 +995,7 @@ pub struct Executed {
     pub device_reason: String,
     pub device_phases: Option<crate::kernels::DevicePhases>,
     pub phases: matrix::Phases,
+    pub validated: Option<crate::validate::Validated>,
 }
 
 /// Peak resident memory of this process so far (Linux).
@@ -1082,12 +1087,22 @@ pub fn execute(plan: &ConcatPlan) -> Result<Executed> {
     })();
     written.map_err(|e| staged.blame(e))?;
     progress.finish();
+    let validated = if opts.validate {
+        Some(crate::validate::validate_staged(
+            staged.path(),
+            &opts.output,
+            opts.max_memory,
+        )?)
+    } else {
+        None
+    };
     staged.commit()?;
     Ok(Executed {
         device: chosen.kernels.name(),
         device_reason: chosen.reason,
         device_phases: chosen.kernels.device_phases(),
         phases,
+        validated,
     })
 }
 
@@ -1101,6 +1116,7 @@ pub fn concat(options: ConcatOptions) -> Result<Report> {
         device_reason,
         device_phases,
         phases,
+        validated,
     } = execute(&plan)?;
     let t2 = Instant::now();
     Ok(Report {
@@ -1121,6 +1137,7 @@ pub fn concat(options: ConcatOptions) -> Result<Report> {
         seconds_writing: matrix::Phases::seconds(&phases.writing),
         seconds_kernels: matrix::Phases::seconds(&phases.kernels),
         device_phases,
+        validated,
         peak_rss_bytes: peak_rss(),
     })
 }

@@ -204,6 +204,23 @@ def test_report_json(tmp_path: Path) -> None:
         assert 0 < r[phase] < r["seconds_write"] + 1, (phase, r)
     # Kernel calls happen inside the reader's and writer's busy time.
     assert r["seconds_kernels"] <= r["seconds_reading"] + r["seconds_writing"]
+    assert r["validated"] is None and r["device_phases"] is None
+
+
+@pytest.mark.parametrize("out_format", ["zarr2", "h5ad"])
+def test_validate_checks_every_stored_entry(out_format: str, tmp_path: Path) -> None:
+    import json
+
+    a, b = small(5, ["a", "b", "c"]), small(4, ["c", "a"])
+    paths = [write(a, tmp_path / "a", "h5ad"), write(b, tmp_path / "b", "zarr3")]
+    out = tmp_path / ("o.h5ad" if out_format == "h5ad" else "o.zarr")
+    report = tmp_path / "r.json"
+    proc = run(["concat", *paths, "-o", out, "--join", "outer", "--validate", "--quiet", "--report-json", report])
+    assert proc.returncode == 0, proc.stderr
+    v = json.loads(report.read_text())["validated"]
+    assert v["sparse_matrices"] == 1
+    assert v["entries_checked"] == a.X.nnz + b.X.nnz
+    assert_same_adata(read(out), ad.concat([read(p) for p in paths], join="outer"))
 
 
 @pytest.mark.parametrize("join", ["inner", "outer"])

@@ -1,0 +1,94 @@
+//! `--validate`'s checks on stores built in Rust: a sound store passes, and each broken
+//! sparse invariant is named with the element it was found in.
+
+mod common;
+
+use adcat::store::{Data, StoreWriter};
+use common::*;
+
+fn with_x(
+    dir: &std::path::Path,
+    format: adcat::store::Format,
+    name: &str,
+    indices: Option<Vec<i32>>,
+    indptr: Option<Vec<i32>>,
+) -> std::path::PathBuf {
+    let path = out_path(dir, &format!("{name}-{format:?}.{}", suffix(format)));
+    write_sample(&path, format, |w: &dyn StoreWriter| {
+        if let Some(i) = indices {
+            w.write("X/indices", &[0], &[5], &Data::I32(i)).unwrap();
+        }
+        if let Some(p) = indptr {
+            w.write("X/indptr", &[0], &[5], &Data::I32(p)).unwrap();
+        }
+    });
+    path
+}
+
+#[test]
+fn a_sound_store_passes_with_every_entry_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    for format in FORMATS {
+        let path = with_x(dir.path(), format, "sound", None, None);
+        let v = adcat::validate::validate(&path, 2).expect("valid");
+        assert_eq!(v.sparse_matrices, 1, "{format:?}");
+        assert_eq!(v.entries_checked, 5, "{format:?}");
+        assert!(v.elements > 10, "{format:?}: {v:?}");
+    }
+}
+
+/// A case name, new X/indices, new X/indptr, and what the error must say.
+type Tamper = (
+    &'static str,
+    Option<Vec<i32>>,
+    Option<Vec<i32>>,
+    &'static str,
+);
+
+#[test]
+fn broken_sparse_invariants_are_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [Tamper; 5] = [
+        (
+            "out_of_range",
+            Some(vec![0, 3, 1, 0, 2]),
+            None,
+            "outside the 3 columns",
+        ),
+        (
+            "unsorted",
+            Some(vec![2, 0, 1, 0, 2]),
+            None,
+            "not strictly ascending",
+        ),
+        (
+            "repeated",
+            Some(vec![0, 2, 1, 2, 2]),
+            None,
+            "not strictly ascending",
+        ),
+        (
+            "decreasing",
+            None,
+            Some(vec![0, 2, 1, 3, 5]),
+            "indptr[2] = 1 after 2",
+        ),
+        (
+            "offset_start",
+            None,
+            Some(vec![1, 2, 3, 3, 5]),
+            "indptr starts at 1",
+        ),
+    ];
+    for format in FORMATS {
+        for (name, indices, indptr, want) in cases.clone() {
+            let path = with_x(dir.path(), format, name, indices, indptr);
+            // A block of 2 values makes the windows cross line boundaries.
+            let err = adcat::validate::validate(&path, 2)
+                .expect_err(name)
+                .to_string();
+            assert!(err.contains("/X"), "{format:?} {name}: {err}");
+            assert!(err.contains(want), "{format:?} {name}: {err}");
+        }
+    }
+}
