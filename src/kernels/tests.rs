@@ -268,6 +268,18 @@ macro_rules! kernel_suite {
         }
 
         #[test]
+        fn remap_sorts_lines_of_tables_wider_than_the_rank_bitmap() {
+            let Some(k) = backend() else { return };
+            // New indices up to 70,000 + 40: past the GPU's 65,536-wide bitmap, so the
+            // lines are heapsorted; the narrow case next to it takes the bitmap.
+            let lengths: Vec<usize> = (0..40).map(|i| (i * 53) % 200).collect();
+            let (ptr, idx) = lines(&lengths, 70_000, 8);
+            check_remap(&k, &ptr, &idx, &table(70_000, 9, 40), true);
+            let (ptr, idx) = lines(&lengths, 65_000, 8);
+            check_remap(&k, &ptr, &idx, &table(65_000, 9, 500), true);
+        }
+
+        #[test]
         fn remap_rejects() {
             let Some(k) = backend() else { return };
             let (ptr, idx) = lines(&[2, 3], 6, 1);

@@ -81,6 +81,9 @@ fn entry_tiles(
     Ok(tiles)
 }
 
+/// New indices below this are sorted by `remap_sort.wgsl` (its bitmap's width).
+const REMAP_SORT_WIDTH: u64 = 2048 * 32;
+
 pub(super) fn remap(
     e: &Engine<'_>,
     indptr: &[u64],
@@ -116,6 +119,13 @@ pub(super) fn remap(
     let max_entries = e.max_items(8, 1);
     let max_lines = e.max_items(8, 1) - 1;
     let mut kept_before = 0u64;
+    // Narrow tables sort each line by bitmap rank, one workgroup a line
+    // (remap_sort.wgsl); wider ones heapsort inside remap_lines.wgsl.
+    let by_rank = sort
+        && table
+            .iter()
+            .filter(|&&t| t != DROPPED)
+            .all(|&t| t < REMAP_SORT_WIDTH);
     for (p0, p1) in entry_tiles(e, indptr, max_entries, sort)? {
         let m = p1 - p0;
         let mut enc = e.encoder();
@@ -185,7 +195,7 @@ pub(super) fn remap(
                 lo(p0),
                 lo(kept_before),
                 hi(kept_before),
-                sort as u32,
+                (sort && !by_rank) as u32,
                 0,
                 0,
                 0,
@@ -203,8 +213,36 @@ pub(super) fn remap(
                 ],
                 Engine::groups((c1 - c0) as u64),
             )?;
-            chunks.push((c0, c1, ends));
+            chunks.push((c0, c1, ends, ptr));
         }
+        let (out_idx, out_keep) = if by_rank {
+            let sorted_idx = e.output(m * 8);
+            let sorted_keep = e.output(m * 8);
+            let g = e.tiles.groups_per_dim as usize;
+            for (c0, c1, _, ptr) in &chunks {
+                for first in (0..c1 - c0).step_by(g * g) {
+                    let n = (c1 - c0 - first).min(g * g);
+                    let params = e.params([(c1 - c0) as u32, lo(p0), first as u32, 0, 0, 0, 0, 0]);
+                    e.dispatch(
+                        &mut enc,
+                        &e.pipelines().remap_sort,
+                        &[
+                            (0, &params),
+                            (1, ptr),
+                            (2, &pos),
+                            (3, &out_idx),
+                            (4, &out_keep),
+                            (5, &sorted_idx),
+                            (6, &sorted_keep),
+                        ],
+                        n as u64,
+                    )?;
+                }
+            }
+            (sorted_idx, sorted_keep)
+        } else {
+            (out_idx, out_keep)
+        };
         let at = out.indices.len();
         out.indices.resize(at + kept, 0);
         out.keep.resize(at + kept, 0);
@@ -213,7 +251,7 @@ pub(super) fn remap(
             (&out_keep, 0, bytes_mut(&mut out.keep[at..])),
         ];
         let mut rest = &mut out.indptr[la + 1..=lb];
-        for (c0, c1, ends) in &chunks {
+        for (c0, c1, ends, _) in &chunks {
             let (head, tail) = rest.split_at_mut(c1 - c0);
             reads.push((ends, 0, bytes_mut(head)));
             rest = tail;
