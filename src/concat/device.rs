@@ -35,7 +35,8 @@ pub fn choose(device: Device, payload_bytes: u64) -> Result<Chosen> {
             })
         }
         // Measured with `adcat bench` on an NVIDIA H100 against 16 CPU cores, the GPU
-        // backend was 1.07-2.2x slower end to end on every case up to 3.7 GB of payload:
+        // backend was 1.07-2.2x slower end to end on every case up to 3.7 GB of payload
+        // (1.26x on the outer joins after their sort moved to remap_sort.wgsl, on an H200):
         // the index work is a few passes over each byte, so moving blocks to the device
         // and back costs more than the CPU spends on them. `auto` therefore stays on the
         // CPU; `--device gpu` runs the GPU backend where a machine shows otherwise.
