@@ -84,38 +84,27 @@ pub struct CaseResult {
     pub tools: Vec<ToolResult>,
 }
 
-/// Busy time of each part of one adcat run, in seconds, from its `--report-json`.
-/// Reading and writing overlap, so the parts can add up to more than the wall time.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+/// Busy time of each part of one adcat run, in seconds, read from its `--report-json`
+/// (under the names it has there). Reading and writing overlap, so the parts can
+/// add up to more than the wall time.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunPhases {
+    #[serde(rename(deserialize = "seconds_plan"))]
     pub plan: f64,
+    #[serde(rename(deserialize = "seconds_reading"))]
     pub reading: f64,
+    #[serde(rename(deserialize = "seconds_kernels"))]
     pub kernels: f64,
+    #[serde(rename(deserialize = "seconds_writing"))]
     pub writing: f64,
     /// GPU runs: the kernel time split into upload, compute and readback.
+    #[serde(rename(deserialize = "device_phases"))]
     pub device: Option<crate::kernels::DevicePhases>,
 }
 
 impl RunPhases {
     fn from_report(path: &Path) -> Option<RunPhases> {
-        let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-        let f = |key: &str| v.get(key).and_then(|x| x.as_f64());
-        let device = v.get("device_phases").and_then(|d| {
-            let g = |key: &str| d.get(key).and_then(|x| x.as_f64());
-            Some(crate::kernels::DevicePhases {
-                seconds_upload: g("seconds_upload")?,
-                seconds_compute: g("seconds_compute")?,
-                seconds_readback: g("seconds_readback")?,
-            })
-        });
-        Some(RunPhases {
-            plan: f("seconds_plan")?,
-            reading: f("seconds_reading")?,
-            kernels: f("seconds_kernels")?,
-            writing: f("seconds_writing")?,
-            device,
-        })
+        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
     }
 }
 

@@ -80,11 +80,7 @@ impl Kernels for CpuKernels {
     ) -> Result<Remapped, KernelError> {
         check_indptr("remap", indptr, indices.len())?;
         let width = table.len() as u64;
-        let out_width = table
-            .iter()
-            .filter(|&&t| t != DROPPED)
-            .max()
-            .map_or(0, |&t| t.saturating_add(1));
+        let out_width = if sort { super::kept_width(table) } else { 0 };
         let parts = line_chunks(indptr, MIN_SPLIT as u64)
             .into_par_iter()
             .map(|(a, b)| {

@@ -81,7 +81,7 @@ pub struct DensePiece<'a> {
 }
 
 /// Where a device backend's kernel time went, summed over calls.
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DevicePhases {
     /// Creating input buffers and copying host data into them.
     pub seconds_upload: f64,
@@ -155,6 +155,16 @@ pub trait Kernels: Send + Sync {
         fill: u64,
         pieces: &[DensePiece<'_>],
     ) -> Result<(), KernelError>;
+}
+
+/// One past the largest position a [`Kernels::remap`] table maps to (0 when it drops
+/// everything): the width of the remapped lines, which decides how backends sort them.
+pub(crate) fn kept_width(table: &[u64]) -> u64 {
+    table
+        .iter()
+        .filter(|&&t| t != DROPPED)
+        .max()
+        .map_or(0, |&t| t.saturating_add(1))
 }
 
 /// The output buffer of `tile_dense_into` holds exactly the block.

@@ -136,6 +136,17 @@ def test_bench_times_the_gpu_path_when_asked(tmp_path: Path, gpu_available: bool
     assert tools["adcat-gpu"]["failure"] is None
     assert tools["adcat-gpu"]["median_seconds"] > 0
     assert "--no-peers" in tools["anndata-concat_on_disk"]["failure"]
+    # Each adcat run's phases come from its --report-json; only the GPU's splits its
+    # kernel time, and the table shows both runs.
+    (cpu,) = tools["adcat-cpu"]["samples"]
+    (gpu,) = tools["adcat-gpu"]["samples"]
+    assert cpu["phases"]["device"] is None and cpu["phases"]["reading"] > 0
+    split = gpu["phases"]["device"]
+    assert set(split) == {"seconds_upload", "seconds_compute", "seconds_readback"}
+    assert 0 < sum(split.values()) <= gpu["phases"]["kernels"]
+    table = (out / "bench.md").read_text()
+    assert "| dense_obs_outer | zarr | adcat CPU |" in table
+    assert "| dense_obs_outer | zarr | adcat GPU |" in table
     gpu_target = report["targets"][-1]
     if "CPU (software)" in report["machine"]["gpu"]:
         assert gpu_target["met"] is None and "not judged" in gpu_target["measured"]

@@ -2,8 +2,8 @@
 
 use super::engine::{hi, lo, Engine};
 use crate::kernels::{
-    check_dense, check_dense_out, check_indptr, check_pieces, check_word, DensePiece, KernelError,
-    Remapped, DROPPED,
+    check_dense, check_dense_out, check_indptr, check_pieces, check_word, kept_width, DensePiece,
+    KernelError, Remapped, DROPPED,
 };
 
 fn bytes(v: &[u64]) -> &[u8] {
@@ -121,11 +121,7 @@ pub(super) fn remap(
     let mut kept_before = 0u64;
     // Narrow tables sort each line by bitmap rank, one workgroup a line
     // (remap_sort.wgsl); wider ones heapsort inside remap_lines.wgsl.
-    let by_rank = sort
-        && table
-            .iter()
-            .filter(|&&t| t != DROPPED)
-            .all(|&t| t < REMAP_SORT_WIDTH);
+    let by_rank = sort && kept_width(table) <= REMAP_SORT_WIDTH;
     for (p0, p1) in entry_tiles(e, indptr, max_entries, sort)? {
         let m = p1 - p0;
         let mut enc = e.encoder();
