@@ -2,9 +2,12 @@
 //! element tree and its encodings, dataframe column lengths, and every sparse matrix's
 //! invariants (indptr from 0, never decreasing, ending at nnz; indices below the minor
 //! dimension and strictly ascending within each line), streamed in bounded blocks.
+//! Negative or non-integer indptr and indices are refused by the reader they share
+//! with the concatenation.
 
 use std::path::Path;
 
+use crate::concat::matrix::read_index;
 use crate::encoding::{walk, Element, EncodingType, Part, Visit};
 use crate::error::{Error, Result};
 use crate::store::{self, join, StoreReader};
@@ -75,49 +78,11 @@ fn len_of(store: &dyn StoreReader, node: &str) -> Result<u64> {
 }
 
 fn check_frame(store: &dyn StoreReader, e: &Element) -> Result<()> {
-    let Some(index) = e.attr_str("_index") else {
-        return Ok(());
-    };
-    let rows = rows_of(store, e, &join(&e.node, index))?;
+    let (_, rows) = crate::concat::frame::frame_shape(store, &e.node)?;
     for name in store.children(&e.node)? {
-        if name != index {
-            crate::concat::frame::check_column_rows(store, &join(&e.node, &name), rows)?;
-        }
+        crate::concat::frame::check_column_rows(store, &join(&e.node, &name), rows)?;
     }
     Ok(())
-}
-
-/// Length of a dataframe column stored as an array or as an encoded group.
-fn rows_of(store: &dyn StoreReader, frame: &Element, node: &str) -> Result<u64> {
-    if store.kind(node)? == Some(store::NodeKind::Array) {
-        return len_of(store, node);
-    }
-    for part in ["values", "codes"] {
-        let p = join(node, part);
-        if store.kind(&p)?.is_some() {
-            return len_of(store, &p);
-        }
-    }
-    Err(Error::invalid(
-        store.path(),
-        &frame.node,
-        frame.encoding.name(),
-        format!("index column {node} holds neither an array nor values or codes"),
-    ))
-}
-
-fn read_i64(store: &dyn StoreReader, e: &Element, part: &str, a: u64, n: u64) -> Result<Vec<i64>> {
-    store
-        .read(&join(&e.node, part), &[a], &[n])?
-        .to_i64()
-        .ok_or_else(|| {
-            Error::invalid(
-                store.path(),
-                &e.node,
-                e.encoding.name(),
-                format!("{part} does not hold integers"),
-            )
-        })
 }
 
 /// Returns the number of entries checked.
@@ -141,32 +106,33 @@ fn check_sparse(store: &dyn StoreReader, e: &Element, block: u64) -> Result<u64>
         return Err(bad(format!("{data} values for {nnz} indices")));
     }
     // Indices are read in windows of `block`, independent of line lengths.
-    let mut window: Vec<i64> = Vec::new();
+    let read = |part: &str, a: u64, n: u64| read_index(store, &join(&e.node, part), a, n);
+    let mut window: Vec<u64> = Vec::new();
     let mut window_start = 0u64;
-    let mut prev_end = 0i64;
+    let mut prev_end = 0u64;
     let mut line = 0u64;
     let mut a = 0;
     while a < ptr_len {
         let n = (ptr_len - a).min(block);
-        let ptr = read_i64(store, e, "indptr", a, n)?;
+        let ptr = read("indptr", a, n)?;
         for &p in &ptr {
             if line == 0 && p != 0 {
                 return Err(bad(format!("indptr starts at {p}, expected 0")));
             }
-            if p < prev_end || p as u64 > nnz {
+            if p < prev_end || p > nnz {
                 return Err(bad(format!(
                     "indptr[{line}] = {p} after {prev_end} (nnz {nnz})"
                 )));
             }
             // Entries prev_end..p make up line `line - 1`.
-            let mut last: Option<i64> = None;
-            for k in prev_end as u64..p as u64 {
+            let mut last: Option<u64> = None;
+            for k in prev_end..p {
                 if k >= window_start + window.len() as u64 {
                     window_start = k;
-                    window = read_i64(store, e, "indices", k, (nnz - k).min(block))?;
+                    window = read("indices", k, (nnz - k).min(block))?;
                 }
                 let i = window[(k - window_start) as usize];
-                if i < 0 || i as u64 >= minor {
+                if i >= minor {
                     return Err(bad(format!(
                         "index {i} at entry {k} outside the {minor} {}",
                         if e.encoding == EncodingType::Csr {
@@ -189,7 +155,7 @@ fn check_sparse(store: &dyn StoreReader, e: &Element, block: u64) -> Result<u64>
         }
         a += n;
     }
-    if prev_end as u64 != nnz {
+    if prev_end != nnz {
         return Err(bad(format!(
             "indptr ends at {prev_end}, but there are {nnz} entries"
         )));

@@ -15,7 +15,7 @@ use crate::value::nonzero;
 use serde_json::json;
 use std::sync::atomic::AtomicU64;
 
-use crate::timing::Timer;
+use crate::timing::{self, Timer};
 
 /// How one input stores the element.
 #[derive(Clone, Debug, PartialEq)]
@@ -127,7 +127,12 @@ impl Select {
     }
 }
 
-fn read_index(store: &dyn StoreReader, node: &str, start: u64, n: u64) -> Result<Vec<u64>> {
+pub(crate) fn read_index(
+    store: &dyn StoreReader,
+    node: &str,
+    start: u64,
+    n: u64,
+) -> Result<Vec<u64>> {
     let data = store.read(node, &[start], &[n])?;
     let dtype = data.dtype();
     let v = data.to_i64().ok_or_else(|| {
@@ -170,20 +175,6 @@ pub struct Phases {
     pub kernels: AtomicU64,
 }
 
-impl Phases {
-    pub fn timer<'a>(&self, into: &'a AtomicU64) -> Timer<'a> {
-        Timer::start(into)
-    }
-
-    pub fn time<T>(&self, into: &AtomicU64, f: impl FnOnce() -> T) -> T {
-        crate::timing::time(into, f)
-    }
-
-    pub fn seconds(phase: &AtomicU64) -> f64 {
-        crate::timing::seconds(phase)
-    }
-}
-
 /// `old_to_new` as a kernel table: each input position's output position, or dropped.
 fn table_of(alt: &Reindex) -> Vec<u64> {
     alt.old_to_new
@@ -206,8 +197,7 @@ impl MatrixJob {
         ctx: &Ctx<'_>,
         call: impl FnOnce() -> std::result::Result<T, KernelError>,
     ) -> Result<T> {
-        ctx.phases
-            .time(&ctx.phases.kernels, call)
+        timing::time(&ctx.phases.kernels, call)
             .map_err(|e| kernel_error(ctx.out.path(), &self.node, e))
     }
 
@@ -237,12 +227,12 @@ impl MatrixJob {
         crate::concat::pipeline::run(
             crate::concat::pipeline::ranges(rows, block_rows),
             |r0, r1| {
-                ctx.phases.time(&ctx.phases.reading, || {
+                timing::time(&ctx.phases.reading, || {
                     self.dense_block(ctx, r0, r1, &inverses)
                 })
             },
             |r0, r1, block| {
-                let _writing = ctx.phases.timer(&ctx.phases.writing);
+                let _writing = Timer::start(&ctx.phases.writing);
                 ctx.out
                     .write(&self.node, &[r0, 0], &[r1 - r0, cols], &block)?;
                 ctx.progress
@@ -385,7 +375,7 @@ impl MatrixJob {
         crate::concat::pipeline::run(
             crate::concat::pipeline::ranges(major, lines_per_block),
             |m0, m1| {
-                ctx.phases.time(&ctx.phases.reading, || {
+                timing::time(&ctx.phases.reading, || {
                     if along_major {
                         self.block_along_major(ctx, m0, m1, minor, &tables)
                     } else {
@@ -394,7 +384,7 @@ impl MatrixJob {
                 })
             },
             |_, _, block| {
-                let _writing = ctx.phases.timer(&ctx.phases.writing);
+                let _writing = Timer::start(&ctx.phases.writing);
                 let ptr = self.k(ctx, || ctx.kernels.add_offset(&block.indptr[1..], nnz))?;
                 nnz += block.indices.len() as u64;
                 if nnz > self.nnz_bound {
