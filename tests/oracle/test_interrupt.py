@@ -73,6 +73,13 @@ def signal_while_writing(proc, dst, sig, rng) -> bool:
     return running
 
 
+def assert_whole_result(dst: Path) -> None:
+    """The output of concatenating the first two `big` inputs, complete."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert gen.read(dst).shape == (8000, 2000)
+
+
 def make_previous(run_adcat, small, dst) -> str | None:
     rc, _, err = run_adcat("concat", small, small, "-o", dst, "--quiet")
     assert rc == 0, err
@@ -93,17 +100,13 @@ def test_signal_removes_temporary_output(adcat_bin, run_adcat, big, tmp_path, si
     _, err = proc.communicate(timeout=60)
     if running and proc.returncode == 0:
         # The run was exiting when the signal went out and finished first: a whole result.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            assert gen.read(dst).shape == (8000, 2000)
+        assert_whole_result(dst)
     elif running:
         assert proc.returncode == code, f"exit {proc.returncode}, expected {code}\n{err}"
         assert len(err.splitlines()) == 1 and err.startswith("adcat: error: interrupted by"), err
         if "the output was already complete" in err:
             # The signal landed after the commit: the path holds the whole new result.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                assert gen.read(dst).shape == (8000, 2000)
+            assert_whole_result(dst)
         elif existing:
             assert tree_hash(dst) == before, "the existing output changed"
         else:
