@@ -1,16 +1,18 @@
 //! `--validate`: re-reads a written store and checks what a reader relies on: the
-//! element tree and its encodings, dataframe column lengths, and every sparse matrix's
+//! element tree and its encodings, dataframe column lengths, every sparse matrix's
 //! invariants (indptr from 0, never decreasing, ending at nnz; indices below the minor
-//! dimension and strictly ascending within each line), streamed in bounded blocks.
+//! dimension and strictly ascending within each line), and that every other array
+//! decodes, all streamed in bounded blocks.
 //! Negative or non-integer indptr and indices are refused by the reader they share
 //! with the concatenation.
 
 use std::path::Path;
 
+use crate::concat::frame::frame_shape;
 use crate::concat::matrix::read_index;
 use crate::encoding::{walk, Element, EncodingType, Part, Visit};
 use crate::error::{Error, Result};
-use crate::store::{self, join, StoreReader};
+use crate::store::{self, join, NodeKind, StoreReader};
 
 /// What a validation pass looked at.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -18,22 +20,39 @@ pub struct Validated {
     pub elements: u64,
     pub sparse_matrices: u64,
     pub entries_checked: u64,
+    /// Values decoded from the arrays that are not sparse indices or indptr.
+    pub values_read: u64,
 }
 
 struct Collect {
     elements: u64,
     sparse: Vec<Element>,
     frames: Vec<Element>,
+    /// Arrays that are read whole to prove they decode (sparse index arrays are read
+    /// by the sparse checks instead).
+    arrays: Vec<String>,
 }
 
 impl Visit for Collect {
     fn visit(&mut self, part: Part<'_>) -> Result<()> {
-        if let Part::Element(e) = part {
-            self.elements += 1;
-            match e.encoding {
-                EncodingType::Csr | EncodingType::Csc => self.sparse.push(e.clone()),
-                EncodingType::DataFrame => self.frames.push(e.clone()),
-                _ => {}
+        match part {
+            Part::Element(e) => {
+                self.elements += 1;
+                match e.encoding {
+                    EncodingType::Csr | EncodingType::Csc => self.sparse.push(e.clone()),
+                    EncodingType::DataFrame => self.frames.push(e.clone()),
+                    _ => {}
+                }
+                if e.kind == NodeKind::Array {
+                    self.arrays.push(e.node.clone());
+                }
+            }
+            Part::RawArray { node, parent, .. } => {
+                let index_part = parent.encoding.is_sparse()
+                    && matches!(node.rsplit('/').next(), Some("indices" | "indptr"));
+                if !index_part {
+                    self.arrays.push(node.to_string());
+                }
             }
         }
         Ok(())
@@ -48,29 +67,135 @@ pub fn validate(path: &Path, block: u64) -> Result<Validated> {
         elements: 0,
         sparse: Vec::new(),
         frames: Vec::new(),
+        arrays: Vec::new(),
     };
     walk(store, &mut c)?;
+    let block = block.max(1);
     for f in &c.frames {
         check_frame(store, f)?;
     }
+    check_aligned(store)?;
     let mut out = Validated {
         elements: c.elements,
         ..Validated::default()
     };
     for e in &c.sparse {
-        out.entries_checked += check_sparse(store, e, block.max(1024))?;
+        out.entries_checked += check_sparse(store, e, block)?;
         out.sparse_matrices += 1;
     }
+    for node in &c.arrays {
+        out.values_read += read_through(store, node, block)?;
+    }
     Ok(out)
+}
+
+/// Decodes all of `node`, about `block` values at a time along its first axis; returns
+/// the number of values.
+fn read_through(store: &dyn StoreReader, node: &str, block: u64) -> Result<u64> {
+    let shape = store.array_info(node)?.shape;
+    let Some((&rows, rest)) = shape.split_first() else {
+        store.read(node, &[], &[])?;
+        return Ok(1);
+    };
+    let row_len: u64 = rest.iter().product();
+    if row_len == 0 {
+        return Ok(0);
+    }
+    let step = (block / row_len).max(1);
+    let mut start = vec![0; shape.len()];
+    let mut region = shape.clone();
+    let mut a = 0;
+    while a < rows {
+        start[0] = a;
+        region[0] = step.min(rows - a);
+        store.read(node, &start, &region)?;
+        a += region[0];
+    }
+    Ok(rows * row_len)
 }
 
 /// Validates a staged output before it is moved to `output`; a failure is an output
 /// error naming `output`, so the staged store is removed and nothing appears there.
 pub fn validate_staged(staged: &Path, output: &Path, max_memory: u64) -> Result<Validated> {
-    validate(staged, max_memory / 32).map_err(|e| Error::Output {
+    validate(staged, (max_memory / 32).max(1024)).map_err(|e| Error::Output {
         path: output.to_path_buf(),
         reason: format!("the written store failed validation: {e}"),
     })
+}
+
+/// The shape of a matrix-like element (sparse, dense or dataframe rows), or `None` for
+/// encodings without one.
+fn shape_of(store: &dyn StoreReader, node: &str) -> Result<Option<Vec<u64>>> {
+    let e = Element::open(store, node)?;
+    Ok(match e.encoding {
+        EncodingType::Csr | EncodingType::Csc => {
+            let (r, c) = e.sparse_shape(store)?;
+            Some(vec![r, c])
+        }
+        EncodingType::Array => Some(store.array_info(node)?.shape),
+        EncodingType::DataFrame => Some(vec![frame_shape(store, node)?.1]),
+        _ => None,
+    })
+}
+
+/// Every element aligned to obs or var has their lengths, as anndata requires when it
+/// reads the store: X and layers (n_obs, n_vars), obsm and varm rows, obsp and varp
+/// squares, and raw's X against raw's var.
+fn check_aligned(store: &dyn StoreReader) -> Result<()> {
+    let kind = |n: &str| store.kind(n);
+    if kind("obs")?.is_none() || kind("var")?.is_none() {
+        return Ok(());
+    }
+    let n_obs = frame_shape(store, "obs")?.1;
+    let n_vars = frame_shape(store, "var")?.1;
+    // (node, required leading dimensions, what they are called)
+    let mut wanted: Vec<(String, Vec<u64>, &str)> = Vec::new();
+    let members = |group: &str| -> Result<Vec<String>> {
+        Ok(match store.kind(group)? {
+            Some(NodeKind::Group) => store
+                .children(group)?
+                .into_iter()
+                .map(|c| join(group, &c))
+                .collect(),
+            _ => Vec::new(),
+        })
+    };
+    if kind("X")?.is_some() {
+        wanted.push(("X".into(), vec![n_obs, n_vars], "(n_obs, n_vars)"));
+    }
+    for (group, dims, what) in [
+        ("layers", vec![n_obs, n_vars], "(n_obs, n_vars)"),
+        ("obsm", vec![n_obs], "n_obs"),
+        ("varm", vec![n_vars], "n_vars"),
+        ("obsp", vec![n_obs, n_obs], "(n_obs, n_obs)"),
+        ("varp", vec![n_vars, n_vars], "(n_vars, n_vars)"),
+    ] {
+        for node in members(group)? {
+            wanted.push((node, dims.clone(), what));
+        }
+    }
+    if kind("raw/X")?.is_some() && kind("raw/var")?.is_some() {
+        let raw_vars = frame_shape(store, "raw/var")?.1;
+        wanted.push(("raw/X".into(), vec![n_obs, raw_vars], "(n_obs, raw n_vars)"));
+        for node in members("raw/varm")? {
+            wanted.push((node, vec![raw_vars], "raw n_vars"));
+        }
+    }
+    for (node, dims, what) in wanted {
+        let Some(shape) = shape_of(store, &node)? else {
+            continue;
+        };
+        if shape.len() < dims.len() || shape[..dims.len()] != dims[..] {
+            let e = Element::open(store, &node)?;
+            return Err(Error::invalid(
+                store.path(),
+                &node,
+                e.encoding.name(),
+                format!("shape {shape:?} does not match {what} {dims:?}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn len_of(store: &dyn StoreReader, node: &str) -> Result<u64> {
@@ -78,7 +203,7 @@ fn len_of(store: &dyn StoreReader, node: &str) -> Result<u64> {
 }
 
 fn check_frame(store: &dyn StoreReader, e: &Element) -> Result<()> {
-    let (_, rows) = crate::concat::frame::frame_shape(store, &e.node)?;
+    let (_, rows) = frame_shape(store, &e.node)?;
     for name in store.children(&e.node)? {
         crate::concat::frame::check_column_rows(store, &join(&e.node, &name), rows)?;
     }

@@ -177,3 +177,49 @@ fn reindex_by_name_is_used_for_outer_joins() {
     assert_eq!(r.old_to_new, vec![Some(1), Some(0)]);
     assert!(r.has_missing());
 }
+
+/// Descriptors this process holds open on files under `dir`.
+fn open_descriptors_under(dir: &Path) -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter(|target| target.starts_with(dir))
+        .count()
+}
+
+#[test]
+fn h5ad_inputs_beyond_the_open_file_cap_are_closed_and_reopened() {
+    const CAP: usize = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let inputs: Vec<PathBuf> = (0..12)
+        .map(|i| {
+            let p = dir.path().join(format!("in{i:02}.h5ad"));
+            write_sample(&p, Format::H5ad, |_| {});
+            p
+        })
+        .collect();
+    // The cap is process-wide; the other tests here only reopen files more often.
+    store::h5_files::set_open_limit(CAP);
+    let readers: Vec<_> = inputs.iter().map(|p| open(p)).collect();
+    let first: Vec<Data> = (0..2)
+        .flat_map(|_| &readers)
+        .map(|r| {
+            let d = r.read("X/data", &[0], &[5]).unwrap();
+            let open_now = open_descriptors_under(dir.path());
+            assert!((1..=CAP).contains(&open_now), "{open_now} files open");
+            d
+        })
+        .collect();
+    assert!(first.iter().all(|d| d == &first[0]));
+    drop(readers);
+
+    let out = dir.path().join("out.zarr");
+    concat::concat(options(inputs.clone(), out.clone(), Format::ZarrV3)).unwrap();
+    let (shape_a, xa) = dense_of(&read_value(open(&inputs[0]).as_ref(), "X").unwrap());
+    let (shape_o, xo) = dense_of(&read_value(open(&out).as_ref(), "X").unwrap());
+    assert_eq!(shape_o, vec![shape_a[0] * 12, shape_a[1]]);
+    for part in xo.chunks(xa.len()) {
+        assert_eq!(part, &xa[..]);
+    }
+}

@@ -92,3 +92,74 @@ fn broken_sparse_invariants_are_found() {
         }
     }
 }
+
+#[test]
+fn an_undecodable_chunk_of_a_dense_array_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    for format in [adcat::store::Format::ZarrV2, adcat::store::Format::ZarrV3] {
+        let path = with_x(dir.path(), format, "chunk", None, None);
+        let sound = adcat::validate::validate(&path, 2).expect("valid");
+        // layers/dense (4 × 3 float64) and X/data (5 float32) are read through.
+        assert!(sound.values_read >= 12 + 5, "{format:?}: {sound:?}");
+        let mut chunks = Vec::new();
+        let mut stack = vec![path.join("layers/dense")];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                let name = e.file_name().to_string_lossy().into_owned();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if !name.starts_with('.') && name != "zarr.json" {
+                    chunks.push(p);
+                }
+            }
+        }
+        chunks.sort();
+        let last = chunks.last().expect("a chunk file");
+        std::fs::write(last, b"not a chunk").unwrap();
+        let err = adcat::validate::validate(&path, 2)
+            .expect_err("a truncated chunk")
+            .to_string();
+        assert!(err.contains("/layers/dense"), "{format:?}: {err}");
+    }
+}
+
+#[test]
+fn elements_misaligned_with_obs_or_var_are_found() {
+    use adcat::store::{Compression, DType};
+    let dir = tempfile::tempdir().unwrap();
+    // Each one row or column off the sample's 4 × 3.
+    let cases = [
+        ("layers/wide", vec![4u64, 4]),
+        ("obsm/short", vec![3, 2]),
+        ("varm/long", vec![4, 2]),
+        ("obsp/rect", vec![4, 3]),
+        ("varp/rect", vec![3, 4]),
+    ];
+    for format in FORMATS {
+        for (i, (node, shape)) in cases.iter().enumerate() {
+            let path = out_path(dir.path(), &format!("m{i}-{format:?}.{}", suffix(format)));
+            write_sample(&path, format, |w: &dyn StoreWriter| {
+                let spec = adcat::store::ArraySpec {
+                    shape: shape.clone(),
+                    dtype: DType::F32,
+                    chunks: shape.clone(),
+                    shards: None,
+                    compression: Compression::None,
+                };
+                let a = attrs(
+                    serde_json::json!({"encoding-type": "array", "encoding-version": "0.2.0"}),
+                );
+                w.create_array(node, &spec, &a).unwrap();
+                let n = shape.iter().product::<u64>() as usize;
+                w.write(node, &[0, 0], shape, &Data::F32(vec![1.0; n]))
+                    .unwrap();
+            });
+            let err = adcat::validate::validate(&path, 2)
+                .expect_err(node)
+                .to_string();
+            assert!(err.contains(&format!("/{node}")), "{format:?}: {err}");
+            assert!(err.contains("does not match"), "{format:?}: {err}");
+        }
+    }
+}

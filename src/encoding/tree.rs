@@ -32,6 +32,8 @@ fn walk_element(store: &dyn StoreReader, elem: &Element, visitor: &mut dyn Visit
     check_structure(store, elem)?;
     visitor.visit(Part::Element(elem))?;
     if elem.kind != NodeKind::Group {
+        // Parsing the metadata now means a broken array fails the walk, not a later read.
+        store.array_info(&elem.node)?;
         return Ok(());
     }
     for name in store.children(&elem.node)? {

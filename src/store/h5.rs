@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::raw::{c_char, c_uint, c_void};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use hdf5::plist::link_create::CharEncoding;
 use hdf5::types::{FloatSize, IntSize, TypeDescriptor as TD, VarLenAscii, VarLenUnicode};
@@ -18,6 +18,7 @@ use hdf5::{LocationType, SliceOrIndex};
 use hdf5_sys::h5i::hid_t;
 use serde_json::Value;
 
+use super::h5_files::LazyFile;
 use super::*;
 
 /// The first bytes of every HDF5 superblock.
@@ -672,7 +673,7 @@ fn has_signature(path: &Path) -> std::io::Result<bool> {
 
 pub struct H5Reader {
     path: PathBuf,
-    file: File,
+    file: Arc<LazyFile>,
 }
 
 impl H5Reader {
@@ -692,15 +693,24 @@ impl H5Reader {
             }
             Err(e) => return Err(StoreError::backend(path, "", "open", e)),
         }
-        let file = File::open(path).ctx(path, "", "open")?;
-        Ok(H5Reader {
+        let reader = H5Reader {
             path: pathbuf(path),
-            file,
-        })
+            file: LazyFile::new(),
+        };
+        // Opened now so that an unreadable file fails here, not at first use.
+        reader.file("")?;
+        Ok(reader)
+    }
+
+    /// The file, reopened if the cap on open inputs closed it since last use.
+    fn file(&self, node: &str) -> Result<File> {
+        self.file
+            .get(|| File::open(&self.path))
+            .ctx(&self.path, node, "open")
     }
 
     fn dataset_meta(&self, node: &str) -> Result<(Dataset, Meta)> {
-        let ds = open_dataset(&self.file, &self.path, node)?;
+        let ds = open_dataset(&self.file(node)?, &self.path, node)?;
         let meta = meta(&ds, &self.path, node)?;
         Ok((ds, meta))
     }
@@ -717,7 +727,7 @@ impl StoreReader for H5Reader {
 
     fn kind(&self, node: &str) -> Result<Option<NodeKind>> {
         Ok(
-            match open_node(&self.file, node).ctx(&self.path, node, "open")? {
+            match open_node(&self.file(node)?, node).ctx(&self.path, node, "open")? {
                 Some(Node::Group(_)) => Some(NodeKind::Group),
                 Some(Node::Array(_)) => Some(NodeKind::Array),
                 None => None,
@@ -726,7 +736,7 @@ impl StoreReader for H5Reader {
     }
 
     fn children(&self, group: &str) -> Result<Vec<String>> {
-        let g = open_group(&self.file, &self.path, group)?;
+        let g = open_group(&self.file(group)?, &self.path, group)?;
         let mut names = g.member_names().ctx(&self.path, group, "list members")?;
         // Byte order of UTF-8 is code point order.
         names.sort_unstable();
@@ -734,7 +744,7 @@ impl StoreReader for H5Reader {
     }
 
     fn attrs(&self, node: &str) -> Result<Attrs> {
-        match open_node(&self.file, node).ctx(&self.path, node, "open")? {
+        match open_node(&self.file(node)?, node).ctx(&self.path, node, "open")? {
             Some(Node::Group(g)) => read_attrs(&g, &self.path, node),
             Some(Node::Array(d)) => read_attrs(&d, &self.path, node),
             None => Err(StoreError::NoNode {

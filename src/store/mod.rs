@@ -8,6 +8,7 @@
 mod data;
 mod error;
 pub mod h5;
+pub mod h5_files;
 pub mod zarr;
 
 pub use data::{DType, Data};
@@ -154,9 +155,10 @@ pub fn create(path: &Path, format: Format) -> Result<Box<dyn StoreWriter>> {
     }
 }
 
-/// Raises this process's soft limit on open files to its hard limit: every `.h5ad`
-/// input stays open for the whole run, and a soft limit of 1024 is common where the
-/// hard one is far higher.
+/// Raises this process's soft limit on open files to its hard limit, so that as many
+/// `.h5ad` inputs as possible stay open for the run (a soft limit of 1024 is common
+/// where the hard one is far higher); beyond half the limit, inputs are closed and
+/// reopened as needed ([`h5_files`]).
 pub fn raise_open_file_limit() {
     let mut lim = libc::rlimit {
         rlim_cur: 0,

@@ -20,11 +20,11 @@ pub fn attrs(v: serde_json::Value) -> Attrs {
     v.as_object().cloned().unwrap_or_default()
 }
 
-fn enc(kind: &str, version: &str) -> Attrs {
+pub fn enc(kind: &str, version: &str) -> Attrs {
     attrs(json!({"encoding-type": kind, "encoding-version": version}))
 }
 
-fn with(mut a: Attrs, extra: serde_json::Value) -> Attrs {
+pub fn with(mut a: Attrs, extra: serde_json::Value) -> Attrs {
     if let Some(m) = extra.as_object() {
         for (k, v) in m {
             a.insert(k.clone(), v.clone());
@@ -70,6 +70,49 @@ fn strings(v: &[&str]) -> Data {
 /// A 4 × 3 AnnData object with a CSR X, a dense layer, typed obs/var columns and a
 /// nested uns. `tamper` may change the tree before it is closed.
 pub fn write_sample(path: &Path, format: Format, tamper: impl FnOnce(&dyn store::StoreWriter)) {
+    write_sample_with_x(path, format, write_sample_x, tamper)
+}
+
+/// The sample's X: CSR 4 × 3 with 5 entries.
+pub fn write_sample_x(w: &dyn store::StoreWriter) {
+    w.create_group(
+        "X",
+        &with(enc("csr_matrix", "0.1.0"), json!({"shape": [4, 3]})),
+    )
+    .unwrap();
+    put(
+        w,
+        "X/data",
+        &[5],
+        Data::F32(vec![1.0, 2.0, 3.0, 4.0, 5.0]),
+        Attrs::new(),
+        2,
+    );
+    put(
+        w,
+        "X/indices",
+        &[5],
+        Data::I32(vec![0, 2, 1, 0, 2]),
+        Attrs::new(),
+        2,
+    );
+    put(
+        w,
+        "X/indptr",
+        &[5],
+        Data::I32(vec![0, 2, 3, 3, 5]),
+        Attrs::new(),
+        2,
+    );
+}
+
+/// The sample with X written by `write_x` instead.
+pub fn write_sample_with_x(
+    path: &Path,
+    format: Format,
+    write_x: impl FnOnce(&dyn store::StoreWriter),
+    tamper: impl FnOnce(&dyn store::StoreWriter),
+) {
     let w = store::create(path, format).expect("create store");
     let w = w.as_ref();
     w.create_group("", &enc("anndata", "0.1.0")).unwrap();
@@ -162,36 +205,7 @@ pub fn write_sample(path: &Path, format: Format, tamper: impl FnOnce(&dyn store:
         enc("array", "0.2.0"),
         3,
     );
-    // X: CSR 4 × 3
-    w.create_group(
-        "X",
-        &with(enc("csr_matrix", "0.1.0"), json!({"shape": [4, 3]})),
-    )
-    .unwrap();
-    put(
-        w,
-        "X/data",
-        &[5],
-        Data::F32(vec![1.0, 2.0, 3.0, 4.0, 5.0]),
-        Attrs::new(),
-        2,
-    );
-    put(
-        w,
-        "X/indices",
-        &[5],
-        Data::I32(vec![0, 2, 1, 0, 2]),
-        Attrs::new(),
-        2,
-    );
-    put(
-        w,
-        "X/indptr",
-        &[5],
-        Data::I32(vec![0, 2, 3, 3, 5]),
-        Attrs::new(),
-        2,
-    );
+    write_x(w);
     // layers
     w.create_group("layers", &enc("dict", "0.1.0")).unwrap();
     put(

@@ -220,6 +220,8 @@ def test_validate_checks_every_stored_entry(out_format: str, tmp_path: Path) -> 
     v = json.loads(report.read_text())["validated"]
     assert v["sparse_matrices"] == 1
     assert v["entries_checked"] == a.X.nnz + b.X.nnz
+    # X/data is decoded too, besides the obs and var columns.
+    assert v["values_read"] >= a.X.nnz + b.X.nnz + a.n_obs + b.n_obs
     assert_same_adata(read(out), ad.concat([read(p) for p in paths], join="outer"))
 
 

@@ -1,0 +1,146 @@
+//! A cap on how many `.h5ad` inputs are open at once.
+//!
+//! An atlas run may read thousands of `.h5ad` files, and each open HDF5 file holds a
+//! descriptor. Readers open their file when first used and keep it open, but once the
+//! cap is reached the least recently used file is closed, to be reopened when its
+//! reader is next used. The cap is half the soft open-file limit (after
+//! [`raise_open_file_limit`](super::raise_open_file_limit) lifted it as far as allowed),
+//! which leaves the other half to Zarr chunk files, the output and the process itself.
+//! Closing is safe while a dataset of that file is still in use: HDF5 closes a file
+//! opened with the default ("weak") close degree only after its last object closes.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use hdf5::File;
+
+/// Files opened through [`LazyFile`] (entries for closed ones are pruned when next
+/// scanned). Each holds its own `last_used` tick; the oldest is found by a scan of at
+/// most the cap.
+static OPEN: Mutex<Vec<Weak<LazyFile>>> = Mutex::new(Vec::new());
+static CLOCK: AtomicU64 = AtomicU64::new(0);
+/// 0 until first needed, then the cap.
+static LIMIT: AtomicUsize = AtomicUsize::new(0);
+
+const MIN_LIMIT: usize = 8;
+const MAX_LIMIT: usize = 1 << 16;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Sets the cap on open `.h5ad` inputs (at least 1).
+pub fn set_open_limit(n: usize) {
+    LIMIT.store(n.max(1), Ordering::Relaxed);
+}
+
+/// The cap on open `.h5ad` inputs.
+pub fn open_limit() -> usize {
+    match LIMIT.load(Ordering::Relaxed) {
+        0 => {
+            let n = (soft_file_limit() / 2).clamp(MIN_LIMIT, MAX_LIMIT);
+            LIMIT.store(n, Ordering::Relaxed);
+            n
+        }
+        n => n,
+    }
+}
+
+/// How many files opened through [`LazyFile`] are open now.
+pub fn open_count() -> usize {
+    let mut open = lock(&OPEN);
+    prune(&mut open);
+    open.len()
+}
+
+fn soft_file_limit() -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct passed in.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX)
+    } else {
+        1024
+    }
+}
+
+/// One reader's file: open, or closed until next needed.
+#[derive(Default)]
+pub struct LazyFile {
+    slot: Mutex<Option<File>>,
+    last_used: AtomicU64,
+}
+
+impl LazyFile {
+    pub fn new() -> Arc<LazyFile> {
+        Arc::new(LazyFile::default())
+    }
+
+    /// The open file, opened by `open` if it is closed, after closing the least recently
+    /// used others if the cap is reached.
+    pub fn get(self: &Arc<Self>, open: impl FnOnce() -> hdf5::Result<File>) -> hdf5::Result<File> {
+        self.last_used
+            .store(CLOCK.fetch_add(1, Ordering::Relaxed) + 1, Ordering::Relaxed);
+        if let Some(f) = lock(&self.slot).as_ref() {
+            return Ok(f.clone());
+        }
+        make_room(self);
+        let mut slot = lock(&self.slot);
+        if let Some(f) = slot.as_ref() {
+            return Ok(f.clone());
+        }
+        let file = open()?;
+        *slot = Some(file.clone());
+        lock(&OPEN).push(Arc::downgrade(self));
+        Ok(file)
+    }
+
+    /// Whether the file is open; a slot busy in another thread counts as open.
+    fn is_open(&self) -> bool {
+        self.slot.try_lock().map_or(true, |s| s.is_some())
+    }
+}
+
+/// Drops entries of readers that are gone or whose file is closed.
+fn prune(open: &mut Vec<Weak<LazyFile>>) {
+    open.retain(|w| w.upgrade().is_some_and(|f| f.is_open()));
+}
+
+/// Closes least recently used files until one more may open. Slots busy in another
+/// thread are skipped rather than waited for, so two readers making room at once never
+/// wait on each other.
+fn make_room(me: &Arc<LazyFile>) {
+    let limit = open_limit();
+    let mut open = lock(&OPEN);
+    prune(&mut open);
+    while open.len() >= limit {
+        let mut by_age: Vec<(u64, usize)> = open
+            .iter()
+            .enumerate()
+            .filter_map(|(k, w)| {
+                w.upgrade()
+                    .map(|f| (f.last_used.load(Ordering::Relaxed), k))
+            })
+            .collect();
+        by_age.sort_unstable();
+        let closed = by_age.into_iter().find_map(|(_, k)| {
+            let f = open[k].upgrade()?;
+            if Arc::ptr_eq(&f, me) {
+                return None;
+            }
+            let mut slot = f.slot.try_lock().ok()?;
+            *slot = None;
+            Some(k)
+        });
+        match closed {
+            Some(k) => {
+                open.swap_remove(k);
+            }
+            // Every other open file is in use right now: go over the cap for a moment
+            // rather than wait.
+            None => break,
+        }
+    }
+}
