@@ -116,6 +116,7 @@ fn options(inputs: Vec<PathBuf>, output: PathBuf, axis: usize, outer: bool) -> C
         index_unique: Some("-".into()),
         fill_value: None,
         pairwise: true,
+        wide_indices: outer,
         device: concat::device::Device::Cpu,
         layout: Layout {
             format: Format::ZarrV2,

@@ -188,6 +188,11 @@ pub struct ConcatArgs {
     /// Concatenate obsp/varp as block diagonals.
     #[arg(long)]
     pub pairwise: bool,
+    /// Integer type of sparse indices and indptr: auto (int32 unless the result has more
+    /// than 2^31 - 1 entries, rows or columns) or int64 (always, e.g. for readers that
+    /// append to the result later).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "int64"])]
+    pub index_dtype: String,
     /// Where to compute: cpu, gpu, or auto (the CPU: the GPU backend measured slower end to
     /// end; `adcat bench` compares the two on this machine).
     #[arg(long, default_value = "auto", value_parser = ["cpu", "gpu", "auto"])]
@@ -221,8 +226,9 @@ pub struct OutputArgs {
     /// Replace an existing output (only once the new one is complete).
     #[arg(long)]
     pub overwrite: bool,
-    /// Re-read the written store before it is moved into place and check its element
-    /// tree, column lengths and sparse invariants; a failure leaves no output.
+    /// Re-read the written store before it is moved into place: its element tree, that
+    /// every array decodes, lengths aligned to obs and var, and sparse invariants; a
+    /// failure leaves no output.
     #[arg(long)]
     pub validate: bool,
     /// No progress bar.
@@ -354,6 +360,7 @@ impl ConcatArgs {
             index_unique: self.index_unique.clone(),
             fill_value: self.fill_value.as_deref().map(parse_fill).transpose()?,
             pairwise: self.pairwise,
+            wide_indices: self.index_dtype == "int64",
             device: match self.device.as_str() {
                 "cpu" => crate::concat::device::Device::Cpu,
                 "gpu" => crate::concat::device::Device::Gpu,

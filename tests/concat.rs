@@ -28,6 +28,7 @@ fn options(inputs: Vec<PathBuf>, output: PathBuf, format: Format) -> ConcatOptio
         index_unique: None,
         fill_value: None,
         pairwise: false,
+        wide_indices: false,
         device: concat::device::Device::Cpu,
         layout: Layout {
             format,

@@ -161,6 +161,8 @@ pub struct Ctx<'a> {
     /// Where the index work runs (CPU or GPU); both give the same bytes.
     pub kernels: &'a dyn Kernels,
     pub phases: &'a Phases,
+    /// int64 indices and indptr even where int32 would do.
+    pub wide_indices: bool,
 }
 
 /// Busy time of each part of the block loops, summed over matrices. The reader and
@@ -329,8 +331,10 @@ impl MatrixJob {
         let major_axis = if self.out_csr() { 0 } else { 1 };
         let major = self.shape[major_axis];
         let minor = self.shape[1 - major_axis];
-        let wide =
-            self.nnz_bound > i32::MAX as u64 || minor > i32::MAX as u64 || major > i32::MAX as u64;
+        let wide = ctx.wide_indices
+            || self.nnz_bound > i32::MAX as u64
+            || minor > i32::MAX as u64
+            || major > i32::MAX as u64;
         let index_dtype = if wide { DType::I64 } else { DType::I32 };
         let mut attrs = Attrs::new();
         let name = if self.out_csr() {

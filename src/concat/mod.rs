@@ -75,6 +75,8 @@ pub struct ConcatOptions {
     pub index_unique: Option<String>,
     pub fill_value: Option<Fill>,
     pub pairwise: bool,
+    /// int64 indices and indptr for every sparse result, even where int32 would do.
+    pub wide_indices: bool,
     pub device: device::Device,
     pub layout: Layout,
     pub max_memory: u64,
@@ -1051,6 +1053,7 @@ pub fn execute(plan: &ConcatPlan) -> Result<Executed> {
             progress: &progress,
             kernels: chosen.kernels.as_ref(),
             phases: &phases,
+            wide_indices: opts.wide_indices,
         };
         for f in &plan.axis_m_frames {
             f.write(&inputs, out, &opts.layout, rows_per_block)?;

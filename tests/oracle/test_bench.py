@@ -156,9 +156,9 @@ def test_bench_times_the_gpu_path_when_asked(tmp_path: Path, gpu_available: bool
 @pytest.mark.parametrize("hard_limit", [4096, 256])
 def test_a_thousand_inputs_within_a_small_file_limit(tmp_path: Path, fmt: str, hard_limit: int) -> None:
     """1,000 tiny inputs (the bench's many-files generator at 10 × 10 each) under a
-    soft open-file limit of 256. With a hard limit of 4096 adcat raises its soft limit
-    and keeps every .h5ad input open; with 256 it keeps at most 128 open and reopens
-    the others as needed."""
+    soft open-file limit of 256, with a hard limit of 4096 (which adcat raises its soft
+    limit to) and of 256. Either way at most 128 .h5ad inputs are open at once; the
+    others are closed and reopened as needed."""
     import resource
 
     data = tmp_path / "data"

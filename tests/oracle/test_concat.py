@@ -75,6 +75,28 @@ def test_matrix(axis: str, join: str, x: str, budget: str, out_format: str, tmp_
 
 
 @pytest.mark.parametrize("axis", ["obs", "var"])
+@pytest.mark.parametrize("out_format", ["zarr2", "zarr3", "h5ad"])
+def test_int64_indices_on_request(axis: str, out_format: str, tmp_path: Path) -> None:
+    """`--index-dtype int64` writes int64 indices and indptr for every sparse matrix
+    (the layout of results past 2^31 entries) with the same values as anndata."""
+    case = make_case(3000, axis=axis, join="outer", x_kinds=["csr", "csc"], out_format=out_format)
+    done = run_case(case, tmp_path, ["--index-dtype", "int64", "--max-memory", "64KiB"])
+    assert done is not None
+    _, out = done
+    if out_format == "h5ad":
+        import h5py
+
+        with h5py.File(out) as f:
+            dtypes = {f["X"][part].dtype for part in ("indices", "indptr")}
+    else:
+        import zarr
+
+        g = zarr.open_group(out, mode="r")
+        dtypes = {g["X"][part].dtype for part in ("indices", "indptr")}
+    assert dtypes == {np.dtype("int64")}
+
+
+@pytest.mark.parametrize("axis", ["obs", "var"])
 @pytest.mark.parametrize("join", ["inner", "outer"])
 @pytest.mark.parametrize("reindex", [False, True])
 @pytest.mark.parametrize("merge", ["same", "unique", "first", "only"])
