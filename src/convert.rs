@@ -156,8 +156,12 @@ pub fn execute(plan: &ConvertPlan) -> Result<()> {
     let staged = Staged::new(&opts.output, opts.overwrite)?;
     let input = store::open(&opts.input)?;
     let progress = Progress::new(opts.progress, plan.payload_bytes, "converting");
+    let sums = opts
+        .validate
+        .then(|| std::sync::Arc::new(crate::checksum::Sums::default()));
     let written = (|| -> Result<()> {
         let output = store::create(staged.path(), opts.layout.format)?;
+        let output = crate::checksum::recording(output, sums.as_ref());
         for node in &plan.nodes {
             match node {
                 PlannedNode::Group { node, attrs } => output.create_group(node, attrs)?,
@@ -186,7 +190,12 @@ pub fn execute(plan: &ConvertPlan) -> Result<()> {
     written.map_err(|e| staged.blame(e))?;
     progress.finish();
     if opts.validate {
-        crate::validate::validate_staged(staged.path(), &opts.output, opts.max_memory)?;
+        crate::validate::validate_staged(
+            staged.path(),
+            &opts.output,
+            opts.max_memory,
+            sums.as_deref(),
+        )?;
     }
     staged.commit()
 }

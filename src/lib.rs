@@ -5,6 +5,7 @@
 //! (output chunking), and the commands [`convert`] and [`inspect`].
 
 pub mod bench;
+pub mod checksum;
 pub mod cli;
 pub mod concat;
 pub mod convert;

@@ -6,7 +6,10 @@
 //! Negative or non-integer indptr and indices are refused by the reader they share
 //! with the concatenation.
 
+use std::collections::HashMap;
 use std::path::Path;
+
+use crate::checksum::{self, Sum, Sums};
 
 use crate::concat::frame::frame_shape;
 use crate::concat::matrix::read_index;
@@ -22,6 +25,8 @@ pub struct Validated {
     pub entries_checked: u64,
     /// Values decoded from the arrays that are not sparse indices or indptr.
     pub values_read: u64,
+    /// Arrays whose contents read back to the checksum taken while writing them.
+    pub checksums_compared: u64,
 }
 
 struct Collect {
@@ -61,6 +66,12 @@ impl Visit for Collect {
 
 /// Validates the store at `path`, reading at most about `block` values at a time.
 pub fn validate(path: &Path, block: u64) -> Result<Validated> {
+    validate_against(path, block, None)
+}
+
+/// [`validate`], and if `written` is given, every array it has a complete sum of must
+/// read back to the same sum.
+pub fn validate_against(path: &Path, block: u64, written: Option<&Sums>) -> Result<Validated> {
     let store = store::open(path)?;
     let store = store.as_ref();
     let mut c = Collect {
@@ -83,23 +94,49 @@ pub fn validate(path: &Path, block: u64) -> Result<Validated> {
         out.entries_checked += check_sparse(store, e, block)?;
         out.sparse_matrices += 1;
     }
+    let mut read_back: HashMap<String, Sum> = HashMap::new();
     for node in &c.arrays {
-        out.values_read += read_through(store, node, block)?;
+        let sum = read_through(store, node, block)?;
+        out.values_read += sum.count;
+        read_back.insert(node.clone(), sum);
+    }
+    if let Some(written) = written {
+        for (node, shape, sum) in written.complete() {
+            let stored = store.array_info(&node)?.shape;
+            let back = match read_back.get(&node) {
+                Some(s) => *s,
+                None => read_through(store, &node, block)?,
+            };
+            if stored != shape || back != sum {
+                return Err(Error::invalid(
+                    store.path(),
+                    &node,
+                    "array",
+                    format!(
+                        "reads back as {stored:?} with checksum {:016x} over {} values, \
+                         but {shape:?} with {:016x} over {} was written",
+                        back.hash, back.count, sum.hash, sum.count
+                    ),
+                ));
+            }
+            out.checksums_compared += 1;
+        }
     }
     Ok(out)
 }
 
 /// Decodes all of `node`, about `block` values at a time along its first axis; returns
-/// the number of values.
-fn read_through(store: &dyn StoreReader, node: &str, block: u64) -> Result<u64> {
+/// the checksum and number of values.
+fn read_through(store: &dyn StoreReader, node: &str, block: u64) -> Result<Sum> {
     let shape = store.array_info(node)?.shape;
     let Some((&rows, rest)) = shape.split_first() else {
-        store.read(node, &[], &[])?;
-        return Ok(1);
+        let data = store.read(node, &[], &[])?;
+        return Ok(checksum::of_block(&[], &[], &[], &data));
     };
     let row_len: u64 = rest.iter().product();
+    let mut sum = Sum::default();
     if row_len == 0 {
-        return Ok(0);
+        return Ok(sum);
     }
     let step = (block / row_len).max(1);
     let mut start = vec![0; shape.len()];
@@ -108,16 +145,22 @@ fn read_through(store: &dyn StoreReader, node: &str, block: u64) -> Result<u64> 
     while a < rows {
         start[0] = a;
         region[0] = step.min(rows - a);
-        store.read(node, &start, &region)?;
+        let data = store.read(node, &start, &region)?;
+        sum.add(checksum::of_block(&shape, &start, &region, &data));
         a += region[0];
     }
-    Ok(rows * row_len)
+    Ok(sum)
 }
 
 /// Validates a staged output before it is moved to `output`; a failure is an output
 /// error naming `output`, so the staged store is removed and nothing appears there.
-pub fn validate_staged(staged: &Path, output: &Path, max_memory: u64) -> Result<Validated> {
-    validate(staged, (max_memory / 32).max(1024)).map_err(|e| Error::Output {
+pub fn validate_staged(
+    staged: &Path,
+    output: &Path,
+    max_memory: u64,
+    written: Option<&Sums>,
+) -> Result<Validated> {
+    validate_against(staged, (max_memory / 32).max(1024), written).map_err(|e| Error::Output {
         path: output.to_path_buf(),
         reason: format!("the written store failed validation: {e}"),
     })

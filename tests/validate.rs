@@ -163,3 +163,65 @@ fn elements_misaligned_with_obs_or_var_are_found() {
         }
     }
 }
+
+/// Sums recorded while writing `values` as a 4 × 3 float64 `layers/dense`, to compare a
+/// sample store against.
+fn recorded_dense(
+    dir: &std::path::Path,
+    name: &str,
+    values: Vec<f64>,
+) -> std::sync::Arc<adcat::checksum::Sums> {
+    use adcat::store::{ArraySpec, Compression, DType, Format};
+    let sums = std::sync::Arc::new(adcat::checksum::Sums::default());
+    let w = adcat::store::create(&dir.join(name), Format::ZarrV2).unwrap();
+    let w = adcat::checksum::recording(w, Some(&sums));
+    let spec = ArraySpec {
+        shape: vec![4, 3],
+        dtype: DType::F64,
+        chunks: vec![2, 3],
+        shards: None,
+        compression: Compression::None,
+    };
+    w.create_group("", &attrs(serde_json::json!({}))).unwrap();
+    w.create_group("layers", &attrs(serde_json::json!({})))
+        .unwrap();
+    w.create_array("layers/dense", &spec, &attrs(serde_json::json!({})))
+        .unwrap();
+    // Written bottom half first: the sum must not depend on the order.
+    w.write(
+        "layers/dense",
+        &[2, 0],
+        &[2, 3],
+        &Data::F64(values[6..].to_vec()),
+    )
+    .unwrap();
+    w.write(
+        "layers/dense",
+        &[0, 0],
+        &[2, 3],
+        &Data::F64(values[..6].to_vec()),
+    )
+    .unwrap();
+    w.finish().unwrap();
+    sums
+}
+
+#[test]
+fn contents_must_read_back_to_what_was_written() {
+    let dir = tempfile::tempdir().unwrap();
+    for format in FORMATS {
+        let path = with_x(dir.path(), format, "sums", None, None);
+        let same: Vec<f64> = (0..12).map(f64::from).collect();
+        let sums = recorded_dense(dir.path(), &format!("same-{format:?}.zarr"), same.clone());
+        let v = adcat::validate::validate_against(&path, 2, Some(&sums)).expect("same values");
+        assert_eq!(v.checksums_compared, 1, "{format:?}");
+        let mut changed = same;
+        changed[7] = -0.0;
+        let sums = recorded_dense(dir.path(), &format!("changed-{format:?}.zarr"), changed);
+        let err = adcat::validate::validate_against(&path, 2, Some(&sums))
+            .expect_err("a changed value")
+            .to_string();
+        assert!(err.contains("/layers/dense"), "{format:?}: {err}");
+        assert!(err.contains("was written"), "{format:?}: {err}");
+    }
+}

@@ -1023,8 +1023,12 @@ pub fn execute(plan: &ConcatPlan) -> Result<Executed> {
     let inputs: Vec<&dyn StoreReader> = stores.iter().map(|s| s.as_ref()).collect();
     let progress = Progress::new(opts.progress, plan.payload_bytes, "concatenating");
     let block_bytes = crate::convert::block_bytes(opts.max_memory);
+    let sums = opts
+        .validate
+        .then(|| std::sync::Arc::new(crate::checksum::Sums::default()));
     let written = (|| -> Result<()> {
         let out = store::create(staged.path(), opts.layout.format)?;
+        let out = crate::checksum::recording(out, sums.as_ref());
         let out = out.as_ref();
         out.create_group("", &enc("anndata", "0.1.0"))?;
         let rows_per_block = (block_bytes / 64).max(1024);
@@ -1095,6 +1099,7 @@ pub fn execute(plan: &ConcatPlan) -> Result<Executed> {
             staged.path(),
             &opts.output,
             opts.max_memory,
+            sums.as_deref(),
         )?)
     } else {
         None
