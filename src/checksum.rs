@@ -39,38 +39,45 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// The bit pattern of each value (strings by their bytes).
-fn value_words(data: &Data) -> Vec<u64> {
-    match data {
-        Data::Bool(v) => v.iter().map(|&x| u64::from(x)).collect(),
-        Data::I8(v) => v.iter().map(|&x| x as u8 as u64).collect(),
-        Data::I16(v) => v.iter().map(|&x| x as u16 as u64).collect(),
-        Data::I32(v) => v.iter().map(|&x| x as u32 as u64).collect(),
-        Data::I64(v) => v.iter().map(|&x| x as u64).collect(),
-        Data::U8(v) => v.iter().map(|&x| u64::from(x)).collect(),
-        Data::U16(v) => v.iter().map(|&x| u64::from(x)).collect(),
-        Data::U32(v) => v.iter().map(|&x| u64::from(x)).collect(),
-        Data::U64(v) => v.clone(),
-        Data::F32(v) => v.iter().map(|&x| u64::from(x.to_bits())).collect(),
-        Data::F64(v) => v.iter().map(|&x| x.to_bits()).collect(),
-        Data::Str(v) => v.iter().map(|s| fnv1a(s.as_bytes())).collect(),
-    }
-}
-
 /// The sum of the block `data` (row-major, `shape`) at `start` of an array of
 /// `array_shape`.
 pub fn of_block(array_shape: &[u64], start: &[u64], shape: &[u64], data: &Data) -> Sum {
-    let words = value_words(data);
+    let at = |words| sum_words(array_shape, start, shape, words);
+    // Each value by its bit pattern; strings by a hash of their bytes.
+    match data {
+        Data::Bool(v) => at(&mut v.iter().map(|&x| u64::from(x))),
+        Data::I8(v) => at(&mut v.iter().map(|&x| x as u8 as u64)),
+        Data::I16(v) => at(&mut v.iter().map(|&x| x as u16 as u64)),
+        Data::I32(v) => at(&mut v.iter().map(|&x| x as u32 as u64)),
+        Data::I64(v) => at(&mut v.iter().map(|&x| x as u64)),
+        Data::U8(v) => at(&mut v.iter().map(|&x| u64::from(x))),
+        Data::U16(v) => at(&mut v.iter().map(|&x| u64::from(x))),
+        Data::U32(v) => at(&mut v.iter().map(|&x| u64::from(x))),
+        Data::U64(v) => at(&mut v.iter().copied()),
+        Data::F32(v) => at(&mut v.iter().map(|&x| u64::from(x.to_bits()))),
+        Data::F64(v) => at(&mut v.iter().map(|&x| x.to_bits())),
+        Data::Str(v) => at(&mut v.iter().map(|s| fnv1a(s.as_bytes()))),
+    }
+}
+
+fn sum_words(
+    array_shape: &[u64],
+    start: &[u64],
+    shape: &[u64],
+    words: &mut dyn Iterator<Item = u64>,
+) -> Sum {
     let Some((&inner, outer)) = shape.split_last() else {
+        let w: Vec<u64> = words.collect();
         return Sum {
-            hash: words.first().map_or(0, |&w| mix(w)),
-            count: words.len() as u64,
+            hash: w.first().map_or(0, |&w| mix(w)),
+            count: w.len() as u64,
         };
     };
     let rows: u64 = outer.iter().product();
     let mut at = vec![0u64; outer.len()];
     let mut hash = 0u64;
-    for r in 0..rows {
+    let mut count = 0u64;
+    for _ in 0..rows {
         // Flat position of the row's first element in the whole array.
         let mut base = 0u64;
         for (d, &extent) in array_shape.iter().enumerate() {
@@ -81,10 +88,9 @@ pub fn of_block(array_shape: &[u64], start: &[u64], shape: &[u64], data: &Data) 
             };
             base = base * extent + i;
         }
-        let row = &words[(r * inner) as usize..((r + 1) * inner) as usize];
-        for (j, &w) in row.iter().enumerate() {
-            let pos = base + j as u64;
-            hash = hash.wrapping_add(mix(mix(pos) ^ w));
+        for (j, w) in words.take(inner as usize).enumerate() {
+            hash = hash.wrapping_add(mix(mix(base + j as u64) ^ w));
+            count += 1;
         }
         for d in (0..outer.len()).rev() {
             at[d] += 1;
@@ -94,10 +100,7 @@ pub fn of_block(array_shape: &[u64], start: &[u64], shape: &[u64], data: &Data) 
             at[d] = 0;
         }
     }
-    Sum {
-        hash,
-        count: words.len() as u64,
-    }
+    Sum { hash, count }
 }
 
 /// Sums of every array written through a [`Recording`] writer, with each array's final
