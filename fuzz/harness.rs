@@ -126,7 +126,8 @@ fn options(inputs: Vec<PathBuf>, output: PathBuf, axis: usize, outer: bool) -> C
         },
         max_memory: 64 << 20,
         overwrite: false,
-        validate: false,
+        // The output is validated (checksums included) before it is moved into place.
+        validate: true,
         progress: false,
     }
 }
