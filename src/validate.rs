@@ -48,7 +48,7 @@ impl Visit for Collect {
                     EncodingType::DataFrame => self.frames.push(e.clone()),
                     _ => {}
                 }
-                if e.kind == NodeKind::Array {
+                if e.kind == NodeKind::Array && e.encoding != EncodingType::Null {
                     self.arrays.push(e.node.clone());
                 }
             }

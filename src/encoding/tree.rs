@@ -33,7 +33,10 @@ fn walk_element(store: &dyn StoreReader, elem: &Element, visitor: &mut dyn Visit
     visitor.visit(Part::Element(elem))?;
     if elem.kind != NodeKind::Group {
         // Parsing the metadata now means a broken array fails the walk, not a later read.
-        store.array_info(&elem.node)?;
+        // A null element is an empty dataset with no shape (h5py's `Empty`).
+        if elem.encoding != EncodingType::Null {
+            store.array_info(&elem.node)?;
+        }
         return Ok(());
     }
     for name in store.children(&elem.node)? {
