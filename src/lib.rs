@@ -11,6 +11,7 @@ pub mod concat;
 pub mod convert;
 pub mod encoding;
 pub mod error;
+pub mod heap;
 pub mod inspect;
 pub mod kernels;
 pub mod layout;

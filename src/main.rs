@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    adcat::heap::reuse_freed_blocks();
     adcat::output::install_signal_cleanup();
     adcat::store::raise_open_file_limit();
     let cli = adcat::cli::Cli::parse();
