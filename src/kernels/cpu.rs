@@ -180,14 +180,18 @@ impl Kernels for CpuKernels {
         if row_bytes == 0 {
             return Ok(());
         }
-        let fill = &fill.to_le_bytes()[..word];
         // A piece whose columns land side by side is copied a row at a time.
         let runs: Vec<Option<usize>> = pieces.iter().map(|p| contiguous(p.col_map)).collect();
         out.par_chunks_mut(row_bytes)
             .enumerate()
             .for_each(|(r, row)| {
-                for dst in row.chunks_exact_mut(word) {
-                    dst.copy_from_slice(fill);
+                if !tiled_by_runs(r, out_cols, pieces, &runs) {
+                    match word {
+                        1 => fill_words::<1>(row, fill),
+                        2 => fill_words::<2>(row, fill),
+                        4 => fill_words::<4>(row, fill),
+                        _ => fill_words::<8>(row, fill),
+                    }
                 }
                 for (p, run) in pieces.iter().zip(&runs) {
                     if r < p.row_offset || r >= p.row_offset + p.rows {
@@ -207,6 +211,40 @@ impl Kernels for CpuKernels {
                 }
             });
         Ok(())
+    }
+}
+
+/// Whether the side-by-side pieces covering row `r` fill its `cols` columns exactly,
+/// so the fill value would be overwritten everywhere.
+fn tiled_by_runs(r: usize, cols: usize, pieces: &[DensePiece<'_>], runs: &[Option<usize>]) -> bool {
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for (p, run) in pieces.iter().zip(runs) {
+        if r < p.row_offset || r >= p.row_offset + p.rows {
+            continue;
+        }
+        match run {
+            Some(c0) => spans.push((*c0, c0 + p.cols)),
+            // Scattered columns may leave gaps.
+            None => return false,
+        }
+    }
+    spans.sort_unstable();
+    let mut end = 0;
+    for (a, b) in spans {
+        if a != end {
+            return false;
+        }
+        end = b;
+    }
+    end == cols
+}
+
+/// Every `W`-byte word of `row` set to the low bytes of `fill` (a fixed `W` lets the
+/// loop compile to wide stores rather than a copy call per word).
+fn fill_words<const W: usize>(row: &mut [u8], fill: u64) {
+    let word: [u8; W] = fill.to_le_bytes()[..W].try_into().expect("W <= 8");
+    for dst in row.chunks_exact_mut(W) {
+        dst.copy_from_slice(&word);
     }
 }
 

@@ -380,6 +380,19 @@ macro_rules! kernel_suite {
                     ref_tile_dense(75, 7, word, fill, &side),
                     "side by side, word {word}"
                 );
+                // Side by side pieces that cover every column of rows 10..50 only: those
+                // rows need no fill, the others keep it in columns 3..7.
+                let d = words(40 * 4, word, 4);
+                let rest: Vec<u64> = vec![3, 4, 5, 6];
+                let tiled = [
+                    DensePiece { data: &d, rows: 40, cols: 4, row_offset: 10, col_map: &rest },
+                    DensePiece { data: &c, rows: 75, cols: 3, row_offset: 0, col_map: &left },
+                ];
+                assert_eq!(
+                    k.tile_dense(75, 7, word, fill, &tiled).unwrap(),
+                    ref_tile_dense(75, 7, word, fill, &tiled),
+                    "rows tiled in full, word {word}"
+                );
                 assert!(k.tile_dense(39, 7, word, fill, &stacked).is_err(), "rows past the end");
                 let bad_col = [DensePiece { data: &b, rows: 33, cols: 4, row_offset: 0, col_map: &map_b }];
                 assert!(k.tile_dense(33, 4, word, fill, &bad_col).is_err(), "column past the end");
