@@ -547,13 +547,24 @@ fn remap(
         return Ok(lines);
     }
     let r = k.remap(&lines.indptr, &lines.indices, table, !alt.monotone())?;
-    let dtype = lines.data.dtype();
-    let data = k.gather(&bytes_of(&lines.data), dtype.size(), &r.keep)?;
     Ok(Lines {
+        data: gather_data(k, &lines.data, &r.keep)?,
         indptr: r.indptr,
         indices: r.indices,
-        data: data_of(dtype, &data),
     })
+}
+
+/// `src[idx[k]]` for every `k`, gathered straight into a typed block.
+fn gather_data(k: &dyn Kernels, src: &Data, idx: &[u64]) -> std::result::Result<Data, KernelError> {
+    let dtype = src.dtype();
+    let bytes = bytes_of(src);
+    if let Some(mut out) = zeroed_words(dtype, idx.len()) {
+        if let Some(words) = words_mut(&mut out) {
+            k.gather_into(&bytes, dtype.size(), idx, words)?;
+            return Ok(out);
+        }
+    }
+    Ok(data_of(dtype, &k.gather(&bytes, dtype.size(), idx)?))
 }
 
 /// Output line `l` is line `l` of every piece in turn.
@@ -574,12 +585,17 @@ fn interleave(
         indices.extend(p.indices);
         extend(&mut data, p.data);
     }
-    let indices = k.gather(bytemuck::cast_slice(&indices), 8, &order)?;
-    let data = k.gather(&bytes_of(&data), dtype.size(), &order)?;
+    let mut gathered = vec![0u64; order.len()];
+    k.gather_into(
+        bytemuck::cast_slice(&indices),
+        8,
+        &order,
+        bytemuck::cast_slice_mut(&mut gathered),
+    )?;
     Ok(Lines {
         indptr,
-        indices: crate::concat::words::typed(&indices),
-        data: data_of(dtype, &data),
+        indices: gathered,
+        data: gather_data(k, &data, &order)?,
     })
 }
 

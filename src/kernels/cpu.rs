@@ -4,8 +4,8 @@
 use rayon::prelude::*;
 
 use super::{
-    check_dense, check_dense_out, check_indptr, check_pieces, check_word, DensePiece, KernelError,
-    Kernels, Remapped, DROPPED,
+    check_dense, check_dense_out, check_gather, check_indptr, check_pieces, DensePiece,
+    KernelError, Kernels, Remapped, DROPPED,
 };
 
 /// Below this many elements a rayon split costs more than it saves.
@@ -129,22 +129,20 @@ impl Kernels for CpuKernels {
         Ok(out)
     }
 
-    fn gather(&self, src: &[u8], word: usize, idx: &[u64]) -> Result<Vec<u8>, KernelError> {
-        check_word("gather", word)?;
-        if !src.len().is_multiple_of(word) {
-            return Err(KernelError::bad(
-                "gather",
-                format!("{} source bytes are not whole {word}-byte words", src.len()),
-            ));
-        }
-        let mut out = vec![0u8; idx.len() * word];
+    fn gather_into(
+        &self,
+        src: &[u8],
+        word: usize,
+        idx: &[u64],
+        out: &mut [u8],
+    ) -> Result<(), KernelError> {
+        check_gather(src, word, idx, out)?;
         match word {
-            1 => gather_words::<1>(src, idx, &mut out)?,
-            2 => gather_words::<2>(src, idx, &mut out)?,
-            4 => gather_words::<4>(src, idx, &mut out)?,
-            _ => gather_words::<8>(src, idx, &mut out)?,
+            1 => gather_words::<1>(src, idx, out),
+            2 => gather_words::<2>(src, idx, out),
+            4 => gather_words::<4>(src, idx, out),
+            _ => gather_words::<8>(src, idx, out),
         }
-        Ok(out)
     }
 
     fn interleave(&self, pieces: &[&[u64]]) -> Result<(Vec<u64>, Vec<u64>), KernelError> {

@@ -120,7 +120,21 @@ pub trait Kernels: Send + Sync {
     ) -> Result<Remapped, KernelError>;
 
     /// `out[k] = src[idx[k]]` over elements of `word` bytes (1, 2, 4 or 8).
-    fn gather(&self, src: &[u8], word: usize, idx: &[u64]) -> Result<Vec<u8>, KernelError>;
+    fn gather(&self, src: &[u8], word: usize, idx: &[u64]) -> Result<Vec<u8>, KernelError> {
+        let mut out = vec![0u8; idx.len() * word];
+        self.gather_into(src, word, idx, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Kernels::gather`] into a buffer the caller owns (of exactly `idx.len() * word`
+    /// bytes), so the result can already be typed.
+    fn gather_into(
+        &self,
+        src: &[u8],
+        word: usize,
+        idx: &[u64],
+        out: &mut [u8],
+    ) -> Result<(), KernelError>;
 
     /// Interleaves the lines of pieces that share `n` lines: output line `l` is line
     /// `l` of piece 0, then of piece 1, and so on. Returns the output indptr and, for
@@ -180,6 +194,34 @@ pub(crate) fn check_dense_out(
             format!(
                 "output buffer of {} bytes for {rows} x {cols} words of {word}",
                 out.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks shared by every backend: the word size, whole source words, and an output
+/// of exactly one word per index.
+pub(crate) fn check_gather(
+    src: &[u8],
+    word: usize,
+    idx: &[u64],
+    out: &[u8],
+) -> Result<(), KernelError> {
+    check_word("gather", word)?;
+    if !src.len().is_multiple_of(word) {
+        return Err(KernelError::bad(
+            "gather",
+            format!("{} source bytes are not whole {word}-byte words", src.len()),
+        ));
+    }
+    if out.len() != idx.len() * word {
+        return Err(KernelError::bad(
+            "gather",
+            format!(
+                "output buffer of {} bytes for {} words of {word}",
+                out.len(),
+                idx.len()
             ),
         ));
     }

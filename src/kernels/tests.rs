@@ -312,6 +312,10 @@ macro_rules! kernel_suite {
             assert_eq!(k.gather(&f, 8, &[3, 0, 1, 2, 0]).unwrap(), ref_gather(&f, 8, &[3, 0, 1, 2, 0]));
             assert!(k.gather(&[0; 6], 4, &[0]).is_err(), "ragged source");
             assert!(k.gather(&[0; 6], 3, &[0]).is_err(), "word 3");
+            let mut into = [0u8; 16];
+            k.gather_into(&f, 8, &[2, 3], &mut into).unwrap();
+            assert_eq!(into.to_vec(), ref_gather(&f, 8, &[2, 3]));
+            assert!(k.gather_into(&f, 8, &[2], &mut into).is_err(), "output of the wrong size");
         }
 
         #[test]

@@ -417,8 +417,14 @@ impl Kernels for GpuKernels {
         self.scoped("remap", |e| ops::remap(e, indptr, indices, table, sort))
     }
 
-    fn gather(&self, src: &[u8], word: usize, idx: &[u64]) -> Result<Vec<u8>, KernelError> {
-        self.scoped("gather", |e| ops::gather(e, src, word, idx))
+    fn gather_into(
+        &self,
+        src: &[u8],
+        word: usize,
+        idx: &[u64],
+        out: &mut [u8],
+    ) -> Result<(), KernelError> {
+        self.scoped("gather", |e| ops::gather(e, src, word, idx, out))
     }
 
     fn interleave(&self, pieces: &[&[u64]]) -> Result<(Vec<u64>, Vec<u64>), KernelError> {

@@ -2,7 +2,7 @@
 
 use super::engine::{hi, lo, Engine};
 use crate::kernels::{
-    check_dense, check_dense_out, check_indptr, check_pieces, check_word, kept_width, DensePiece,
+    check_dense, check_dense_out, check_gather, check_indptr, check_pieces, kept_width, DensePiece,
     KernelError, Remapped, DROPPED,
 };
 
@@ -263,17 +263,11 @@ pub(super) fn gather(
     src: &[u8],
     word: usize,
     idx: &[u64],
-) -> Result<Vec<u8>, KernelError> {
-    check_word("gather", word)?;
-    if !src.len().is_multiple_of(word) {
-        return Err(KernelError::bad(
-            "gather",
-            format!("{} source bytes are not whole {word}-byte words", src.len()),
-        ));
-    }
-    let mut out = vec![0u8; idx.len() * word];
+    out: &mut [u8],
+) -> Result<(), KernelError> {
+    check_gather(src, word, idx, out)?;
     if idx.is_empty() {
-        return Ok(out);
+        return Ok(());
     }
     let src_len = (src.len() / word) as u64;
     // Slices start on a u32 boundary, so 1- and 2-byte slices hold a multiple of 4.
@@ -327,7 +321,7 @@ pub(super) fn gather(
             ));
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// One buffer with each piece's indptr values `a..=b`, piece after piece.
