@@ -274,7 +274,11 @@ impl MatrixJob {
                 let sel = Select::List(inv[r0 as usize..r1 as usize].to_vec());
                 let width = src.shape[1];
                 let columns: Vec<u64> = (part.offset..part.offset + width).collect();
-                for (local, line, n) in sel.runs() {
+                // In input order, so each input chunk is read once per block (HDF5's
+                // chunk cache keeps the last one) however the join reorders rows.
+                let mut runs = sel.runs();
+                runs.sort_unstable_by_key(|r| r.1);
+                for (local, line, n) in runs {
                     let data = store.read(&src.node, &[line, 0], &[n, width])?;
                     pieces.push((cast(data, self.dtype), local, columns.clone()));
                 }

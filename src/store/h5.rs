@@ -710,7 +710,11 @@ impl H5Reader {
     }
 
     fn dataset_meta(&self, node: &str) -> Result<(Dataset, Meta)> {
-        let ds = open_dataset(&self.file(node)?, &self.path, node)?;
+        let ds = self.file.dataset(
+            node,
+            || File::open(&self.path).ctx(&self.path, node, "open"),
+            |file| open_dataset(file, &self.path, node),
+        )?;
         let meta = meta(&ds, &self.path, node)?;
         Ok((ds, meta))
     }
