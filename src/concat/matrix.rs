@@ -127,6 +127,60 @@ impl Select {
     }
 }
 
+/// Rows `first..first + rows` of one read block, placed at output row `row_offset`
+/// through column map `map`.
+struct Cut {
+    read: usize,
+    first: usize,
+    rows: usize,
+    row_offset: usize,
+    map: usize,
+}
+
+/// Input rows `start..start + rows` read at once for the runs within them.
+#[derive(Debug, PartialEq)]
+struct Span {
+    start: u64,
+    rows: u64,
+    runs: Vec<(usize, u64, u64)>,
+}
+
+/// Groups runs (local line, input line, count) into reads: runs are taken in input
+/// order, and a run joins the read before it when it starts in the chunk (of
+/// `chunk` rows) where that read ends, as long as the rows read but not wanted stay
+/// at most the rows wanted. So each chunk is decoded about once per block, instead of
+/// once per run when a join scatters rows, and a read holds at most twice the rows
+/// it serves. Runs that follow each other directly always join.
+fn spans(mut runs: Vec<(usize, u64, u64)>, chunk: u64) -> Vec<Span> {
+    runs.sort_unstable_by_key(|r| r.1);
+    let chunk = chunk.max(1);
+    let mut out: Vec<(Span, u64)> = Vec::new();
+    for run in runs {
+        let (_, line, n) = run;
+        if let Some((span, wanted)) = out.last_mut() {
+            let end = span.start + span.rows;
+            let gap = line.saturating_sub(end);
+            let waste = span.rows - *wanted + gap;
+            let same_chunk = (end - 1) / chunk == line / chunk;
+            if line >= end && (gap == 0 || same_chunk) && waste <= *wanted + n {
+                span.rows = line + n - span.start;
+                span.runs.push(run);
+                *wanted += n;
+                continue;
+            }
+        }
+        out.push((
+            Span {
+                start: line,
+                rows: n,
+                runs: vec![run],
+            },
+            n,
+        ));
+    }
+    out.into_iter().map(|(span, _)| span).collect()
+}
+
 pub(crate) fn read_index(
     store: &dyn StoreReader,
     node: &str,
@@ -226,11 +280,22 @@ impl MatrixJob {
             .iter()
             .map(|p| (self.axis == 1 && p.source.is_some()).then(|| p.alt.new_to_old()))
             .collect();
+        let chunk_rows = self
+            .parts
+            .iter()
+            .map(|p| match &p.source {
+                Some(src) if self.axis == 1 => {
+                    let info = self.part_stores(ctx, p).array_info(&src.node)?;
+                    Ok(info.chunks.and_then(|c| c.first().copied()).unwrap_or(1))
+                }
+                _ => Ok(1),
+            })
+            .collect::<Result<Vec<u64>>>()?;
         crate::concat::pipeline::run(
             crate::concat::pipeline::ranges(rows, block_rows),
             |r0, r1| {
                 timing::time(&ctx.phases.reading, || {
-                    self.dense_block(ctx, r0, r1, &inverses)
+                    self.dense_block(ctx, r0, r1, &inverses, &chunk_rows)
                 })
             },
             |r0, r1, block| {
@@ -251,64 +316,84 @@ impl MatrixJob {
         r0: u64,
         r1: u64,
         inverses: &[Option<Vec<Option<u64>>>],
+        chunk_rows: &[u64],
     ) -> Result<Data> {
         let cols = self.shape[1];
-        // (values, output row of the first, output column of each input column)
-        let mut pieces: Vec<(Data, usize, Vec<u64>)> = Vec::new();
-        for (part, inv) in self.parts.iter().zip(inverses) {
+        let word = self.dtype.size();
+        // Blocks read from the inputs, the output column of each input column, and the
+        // pieces cut from them.
+        let mut reads: Vec<Data> = Vec::new();
+        let mut maps: Vec<Vec<u64>> = Vec::new();
+        let mut cuts: Vec<Cut> = Vec::new();
+        for ((part, inv), &chunk) in self.parts.iter().zip(inverses).zip(chunk_rows) {
             let Some(src) = &part.source else { continue };
             let store = self.part_stores(ctx, part);
+            let width = src.shape[1];
             if self.axis == 0 {
                 let (a, b) = (r0.max(part.offset), r1.min(part.offset + part.len));
                 if a >= b {
                     continue;
                 }
-                let data = store.read(&src.node, &[a - part.offset, 0], &[b - a, src.shape[1]])?;
-                pieces.push((
-                    cast(data, self.dtype),
-                    (a - r0) as usize,
-                    table_of(&part.alt),
-                ));
+                let data = store.read(&src.node, &[a - part.offset, 0], &[b - a, width])?;
+                cuts.push(Cut {
+                    read: reads.len(),
+                    first: 0,
+                    rows: (b - a) as usize,
+                    row_offset: (a - r0) as usize,
+                    map: maps.len(),
+                });
+                reads.push(cast(data, self.dtype));
+                maps.push(table_of(&part.alt));
             } else {
                 let inv = inv.as_ref().expect("computed for present parts");
                 let sel = Select::List(inv[r0 as usize..r1 as usize].to_vec());
-                let width = src.shape[1];
-                let columns: Vec<u64> = (part.offset..part.offset + width).collect();
-                // In input order, so each input chunk is read once per block (HDF5's
-                // chunk cache keeps the last one) however the join reorders rows.
-                let mut runs = sel.runs();
-                runs.sort_unstable_by_key(|r| r.1);
-                for (local, line, n) in runs {
-                    let data = store.read(&src.node, &[line, 0], &[n, width])?;
-                    pieces.push((cast(data, self.dtype), local, columns.clone()));
+                let map = maps.len();
+                maps.push((part.offset..part.offset + width).collect());
+                for span in spans(sel.runs(), chunk) {
+                    let data = store.read(&src.node, &[span.start, 0], &[span.rows, width])?;
+                    for (local, line, n) in span.runs {
+                        cuts.push(Cut {
+                            read: reads.len(),
+                            first: (line - span.start) as usize,
+                            rows: n as usize,
+                            row_offset: local,
+                            map,
+                        });
+                    }
+                    reads.push(cast(data, self.dtype));
                 }
             }
         }
         // A block that one input fills in full, columns in order, is that input's block:
         // no index work, no copy (the common case of inputs sharing their variables).
-        if let [(data, 0, col_map)] = pieces.as_slice() {
+        if let [cut] = cuts.as_slice() {
+            let col_map = &maps[cut.map];
             let identity = col_map.len() as u64 == cols
                 && col_map.iter().enumerate().all(|(i, &c)| c == i as u64);
-            if identity && data.len() as u64 == (r1 - r0) * cols {
-                let (data, _, _) = pieces.swap_remove(0);
-                return Ok(data);
+            if identity
+                && cut.rows as u64 == r1 - r0
+                && reads[cut.read].len() == cut.rows * cols as usize
+            {
+                return Ok(reads.swap_remove(cut.read));
             }
         }
-        let bytes: Vec<std::borrow::Cow<'_, [u8]>> =
-            pieces.iter().map(|p| bytes_of(&p.0)).collect();
-        let tiles: Vec<DensePiece<'_>> = pieces
+        let bytes: Vec<std::borrow::Cow<'_, [u8]>> = reads.iter().map(bytes_of).collect();
+        let tiles: Vec<DensePiece<'_>> = cuts
             .iter()
-            .zip(&bytes)
-            .map(|((data, row_offset, col_map), b)| DensePiece {
-                data: b,
-                rows: data.len() / col_map.len().max(1),
-                cols: col_map.len(),
-                row_offset: *row_offset,
-                col_map,
+            .map(|c| {
+                let col_map = maps[c.map].as_slice();
+                let row_bytes = col_map.len() * word;
+                DensePiece {
+                    data: &bytes[c.read][c.first * row_bytes..(c.first + c.rows) * row_bytes],
+                    rows: c.rows,
+                    cols: col_map.len(),
+                    row_offset: c.row_offset,
+                    col_map,
+                }
             })
             .collect();
         let fill = pattern_of(&filled(self.dtype, 1, self.fill));
-        let (rows, cols, word) = ((r1 - r0) as usize, cols as usize, self.dtype.size());
+        let (rows, cols) = ((r1 - r0) as usize, cols as usize);
         // Numeric blocks are tiled straight into their typed vector.
         if let Some(mut block) = zeroed_words(self.dtype, rows * cols) {
             if let Some(out) = words_mut(&mut block) {
@@ -850,4 +935,55 @@ fn fetch_dense(
         indices,
         data: gather(&vals, &order),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows_of(spans: &[Span]) -> Vec<(u64, u64)> {
+        spans.iter().map(|s| (s.start, s.rows)).collect()
+    }
+
+    #[test]
+    fn spans_group_runs_of_one_chunk_in_input_order() {
+        // Scattered single rows, as an outer join's name order gives: rows 3 and 1 of
+        // chunk 0 (of 16 rows) share a read; row 40 (chunk 2) starts another.
+        let runs = vec![(0, 3, 1), (1, 40, 1), (2, 1, 1)];
+        let got = spans(runs, 16);
+        assert_eq!(rows_of(&got), vec![(1, 3), (40, 1)]);
+        assert_eq!(got[0].runs, vec![(2, 1, 1), (0, 3, 1)]);
+    }
+
+    #[test]
+    fn spans_read_at_most_twice_the_rows_they_serve() {
+        // Rows 0 and 15 of one chunk: reading 16 rows for 2 would waste 14.
+        assert_eq!(
+            rows_of(&spans(vec![(0, 0, 1), (1, 15, 1)], 16)),
+            vec![(0, 1), (15, 1)]
+        );
+        // Rows 0..4 and 6..8: 2 rows wasted for 6 served.
+        assert_eq!(
+            rows_of(&spans(vec![(0, 0, 4), (4, 6, 2)], 16)),
+            vec![(0, 8)]
+        );
+    }
+
+    #[test]
+    fn spans_join_adjacent_runs_across_chunks_and_keep_distant_ones_apart() {
+        assert_eq!(
+            rows_of(&spans(vec![(5, 16, 4), (0, 12, 4)], 16)),
+            vec![(12, 8)]
+        );
+        assert_eq!(
+            rows_of(&spans(vec![(0, 12, 2), (2, 17, 2)], 16)),
+            vec![(12, 2), (17, 2)]
+        );
+        // Contiguous HDF5 datasets report no chunks (1 row): only adjacent runs join.
+        assert_eq!(
+            rows_of(&spans(vec![(0, 0, 1), (1, 2, 1), (2, 3, 1)], 1)),
+            vec![(0, 1), (2, 2)]
+        );
+        assert!(spans(Vec::new(), 16).is_empty());
+    }
 }
