@@ -667,24 +667,37 @@ fn interleave(
         return Ok(Lines::empty(n, dtype));
     }
     let ptrs: Vec<&[u64]> = pieces.iter().map(|p| p.indptr.as_slice()).collect();
-    let (indptr, order) = k.interleave(&ptrs)?;
-    let mut indices = Vec::with_capacity(order.len());
-    let mut data = Data::with_capacity(dtype, order.len());
-    for p in pieces {
-        indices.extend(p.indices);
-        extend(&mut data, p.data);
-    }
-    let mut gathered = vec![0u64; order.len()];
-    k.gather_into(
-        bytemuck::cast_slice(&indices),
+    let total: usize = pieces.iter().map(|p| p.indices.len()).sum();
+    let index_words: Vec<&[u8]> = pieces
+        .iter()
+        .map(|p| bytemuck::cast_slice(p.indices.as_slice()))
+        .collect();
+    let mut indices = vec![0u64; total];
+    let indptr = k.interleave_values(
+        &ptrs,
+        &index_words,
         8,
-        &order,
-        bytemuck::cast_slice_mut(&mut gathered),
+        bytemuck::cast_slice_mut(&mut indices),
     )?;
+    let value_bytes: Vec<std::borrow::Cow<'_, [u8]>> =
+        pieces.iter().map(|p| bytes_of(&p.data)).collect();
+    let value_words: Vec<&[u8]> = value_bytes.iter().map(|b| b.as_ref()).collect();
+    let data = match zeroed_words(dtype, total) {
+        Some(mut block) => {
+            let words = words_mut(&mut block).expect("numeric blocks have words");
+            k.interleave_values(&ptrs, &value_words, dtype.size(), words)?;
+            block
+        }
+        None => {
+            let mut bytes = vec![0u8; total * dtype.size()];
+            k.interleave_values(&ptrs, &value_words, dtype.size(), &mut bytes)?;
+            data_of(dtype, &bytes)
+        }
+    };
     Ok(Lines {
         indptr,
-        indices: gathered,
-        data: gather_data(k, &data, &order)?,
+        indices,
+        data,
     })
 }
 

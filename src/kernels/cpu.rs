@@ -4,8 +4,8 @@
 use rayon::prelude::*;
 
 use super::{
-    check_dense, check_dense_out, check_gather, check_indptr, check_pieces, DensePiece,
-    KernelError, Kernels, Remapped, DROPPED,
+    check_dense, check_dense_out, check_gather, check_indptr, check_interleave_values,
+    check_pieces, DensePiece, KernelError, Kernels, Remapped, DROPPED,
 };
 
 /// Below this many elements a rayon split costs more than it saves.
@@ -161,6 +161,40 @@ impl Kernels for CpuKernels {
             }
         }
         Ok((indptr, order))
+    }
+
+    fn interleave_values(
+        &self,
+        pieces: &[&[u64]],
+        values: &[&[u8]],
+        word: usize,
+        out: &mut [u8],
+    ) -> Result<Vec<u64>, KernelError> {
+        check_interleave_values(pieces, values, word, out)?;
+        let n = pieces[0].len() - 1;
+        let indptr: Vec<u64> = (0..=n).map(|l| pieces.iter().map(|p| p[l]).sum()).collect();
+        // Each line's entries are one run per piece: copied whole, lines split
+        // between workers at about MIN_SPLIT entries.
+        let chunks = line_chunks(&indptr, MIN_SPLIT as u64);
+        let mut rest = out;
+        let mut outs = Vec::with_capacity(chunks.len());
+        for &(a, b) in &chunks {
+            let bytes = (indptr[b] - indptr[a]) as usize * word;
+            let (head, tail) = rest.split_at_mut(bytes);
+            outs.push(head);
+            rest = tail;
+        }
+        chunks.into_par_iter().zip(outs).for_each(|((a, b), out)| {
+            let mut at = 0;
+            for l in a..b {
+                for (p, v) in pieces.iter().zip(values) {
+                    let run = &v[p[l] as usize * word..p[l + 1] as usize * word];
+                    out[at..at + run.len()].copy_from_slice(run);
+                    at += run.len();
+                }
+            }
+        });
+        Ok(indptr)
     }
 
     fn tile_dense_into(

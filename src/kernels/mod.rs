@@ -141,6 +141,22 @@ pub trait Kernels: Send + Sync {
     /// each output entry, its position in the pieces' entries laid end to end.
     fn interleave(&self, pieces: &[&[u64]]) -> Result<(Vec<u64>, Vec<u64>), KernelError>;
 
+    /// [`Kernels::interleave`] with the values moved along: `values[i]` holds piece
+    /// `i`'s entries as `word`-byte elements, and `out` (one element per entry of all
+    /// pieces) receives them in output order. Returns the output indptr.
+    fn interleave_values(
+        &self,
+        pieces: &[&[u64]],
+        values: &[&[u8]],
+        word: usize,
+        out: &mut [u8],
+    ) -> Result<Vec<u64>, KernelError> {
+        check_interleave_values(pieces, values, word, out)?;
+        let (indptr, order) = self.interleave(pieces)?;
+        self.gather_into(&values.concat(), word, &order, out)?;
+        Ok(indptr)
+    }
+
     /// An `out_rows` x `out_cols` row-major block of `word`-byte elements, first all
     /// `fill` (its low `word` bytes, little-endian), then each piece written over it in
     /// order: piece row `r`, column `j` lands at row `row_offset + r`, column
@@ -195,6 +211,43 @@ pub(crate) fn check_dense_out(
                 "output buffer of {} bytes for {rows} x {cols} words of {word}",
                 out.len()
             ),
+        ));
+    }
+    Ok(())
+}
+
+/// Values of [`Kernels::interleave_values`]: one element per entry of each piece, and
+/// an output of their total.
+pub(crate) fn check_interleave_values(
+    pieces: &[&[u64]],
+    values: &[&[u8]],
+    word: usize,
+    out: &[u8],
+) -> Result<(), KernelError> {
+    const K: &str = "interleave";
+    check_word(K, word)?;
+    let lines = check_pieces(pieces)?;
+    if values.len() != pieces.len() {
+        return Err(KernelError::bad(
+            K,
+            format!("{} value arrays for {} pieces", values.len(), pieces.len()),
+        ));
+    }
+    let mut total = 0usize;
+    for (i, (p, v)) in pieces.iter().zip(values).enumerate() {
+        let entries = p[lines] as usize;
+        if v.len() != entries * word {
+            return Err(KernelError::bad(
+                K,
+                format!("piece {i}: {} value bytes for {entries} entries", v.len()),
+            ));
+        }
+        total += entries;
+    }
+    if out.len() != total * word {
+        return Err(KernelError::bad(
+            K,
+            format!("output buffer of {} bytes for {total} entries", out.len()),
         ));
     }
     Ok(())

@@ -64,6 +64,29 @@ fn ref_interleave(pieces: &[&[u64]]) -> (Vec<u64>, Vec<u64>) {
     (indptr, order)
 }
 
+/// `interleave_values` against the reference order applied to the pieces' values
+/// laid end to end.
+fn check_interleave_values(k: &impl Kernels, pieces: &[&[u64]], word: usize) {
+    let n = pieces[0].len() - 1;
+    let values: Vec<Vec<u8>> = pieces
+        .iter()
+        .enumerate()
+        .map(|(i, p)| words(p[n] as usize, word, i as u8 + 7))
+        .collect();
+    let value_refs: Vec<&[u8]> = values.iter().map(|v| v.as_slice()).collect();
+    let (indptr, order) = ref_interleave(pieces);
+    let mut out = vec![0u8; order.len() * word];
+    let got = k
+        .interleave_values(pieces, &value_refs, word, &mut out)
+        .unwrap();
+    assert_eq!(got, indptr, "indptr, word {word}");
+    assert_eq!(
+        out,
+        ref_gather(&values.concat(), word, &order),
+        "values, word {word}"
+    );
+}
+
 fn ref_tile_dense(
     rows: usize,
     cols: usize,
@@ -341,7 +364,26 @@ macro_rules! kernel_suite {
             for case in &cases {
                 let pieces: Vec<&[u64]> = case.iter().map(|v| v.as_slice()).collect();
                 assert_eq!(k.interleave(&pieces).unwrap(), ref_interleave(&pieces));
+                for word in [1, 8] {
+                    check_interleave_values(&k, &pieces, word);
+                }
             }
+            // Enough entries (about 150,000) that the CPU splits lines between workers.
+            let big: Vec<Vec<u64>> = (0..3u64)
+                .map(|p| {
+                    let mut v = vec![0u64];
+                    for l in 0..5000u64 {
+                        v.push(v[v.len() - 1] + (l * (p + 5)) % 19);
+                    }
+                    v
+                })
+                .collect();
+            let big: Vec<&[u64]> = big.iter().map(|v| v.as_slice()).collect();
+            check_interleave_values(&k, &big, 4);
+            let mut out = [0u8; 8];
+            assert!(k.interleave_values(&[&[0, 1]], &[&[1, 2]], 8, &mut out).is_err(), "values short of the entries");
+            assert!(k.interleave_values(&[&[0, 1]], &[&[0; 8]], 8, &mut out[..4]).is_err(), "output short");
+            assert!(k.interleave_values(&[&[0, 1]], &[], 8, &mut out).is_err(), "no value arrays");
             assert!(k.interleave(&[]).is_err());
             assert!(k.interleave(&[&[0, 1], &[0, 1, 2]]).is_err());
             assert!(k.interleave(&[&[0, 2, 1]]).is_err());
@@ -497,6 +539,9 @@ macro_rules! kernel_suite {
                 let Some(k) = backend() else { return Ok(()) };
                 let pieces: Vec<&[u64]> = pieces.iter().map(|v| v.as_slice()).collect();
                 prop_assert_eq!(k.interleave(&pieces).unwrap(), ref_interleave(&pieces));
+                for word in [2, 4] {
+                    check_interleave_values(&k, &pieces, word);
+                }
             }
 
             #[test]
