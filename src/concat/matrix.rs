@@ -378,20 +378,26 @@ impl MatrixJob {
             }
         }
         let bytes: Vec<std::borrow::Cow<'_, [u8]>> = reads.iter().map(bytes_of).collect();
-        let tiles: Vec<DensePiece<'_>> = cuts
+        let tiles = cuts
             .iter()
             .map(|c| {
                 let col_map = maps[c.map].as_slice();
                 let row_bytes = col_map.len() * word;
-                DensePiece {
-                    data: &bytes[c.read][c.first * row_bytes..(c.first + c.rows) * row_bytes],
+                let data = bytes[c.read]
+                    .get(c.first * row_bytes..(c.first + c.rows) * row_bytes)
+                    .ok_or_else(|| Error::Output {
+                        path: ctx.out.path().to_path_buf(),
+                        reason: format!("{}: an input returned a short block", self.node),
+                    })?;
+                Ok(DensePiece {
+                    data,
                     rows: c.rows,
                     cols: col_map.len(),
                     row_offset: c.row_offset,
                     col_map,
-                }
+                })
             })
-            .collect();
+            .collect::<Result<Vec<DensePiece<'_>>>>()?;
         let fill = pattern_of(&filled(self.dtype, 1, self.fill));
         let (rows, cols) = ((r1 - r0) as usize, cols as usize);
         // Numeric blocks are tiled straight into their typed vector.
