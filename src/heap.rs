@@ -19,6 +19,12 @@ const HEAP_UP_TO: libc::c_int = 32 << 20;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const SLACK: libc::c_int = 64 << 20;
 
+/// Heaps (glibc arenas) threads share. Each keeps its own slack, so the default of
+/// eight per core multiplied it: with 200 `.h5ad` inputs peak RSS rose from 415 to
+/// 590 MB with unlimited arenas and to 495 MB with two, at the same speed.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const ARENAS: libc::c_int = 2;
+
 /// Makes freed block buffers reusable without new page faults. Call once at start-up.
 pub fn reuse_freed_blocks() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -28,5 +34,6 @@ pub fn reuse_freed_blocks() {
         libc::mallopt(libc::M_MMAP_THRESHOLD, HEAP_UP_TO);
         libc::mallopt(libc::M_TRIM_THRESHOLD, SLACK);
         libc::mallopt(libc::M_TOP_PAD, SLACK);
+        libc::mallopt(libc::M_ARENA_MAX, ARENAS);
     }
 }
