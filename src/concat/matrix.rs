@@ -8,7 +8,7 @@ use crate::concat::dtype::{cast, filled};
 use crate::concat::index::Reindex;
 use crate::concat::words::{bytes_of, data_of, kernel_error, pattern_of, words_mut, zeroed_words};
 use crate::error::{Error, Result};
-use crate::kernels::{DensePiece, KernelError, Kernels, DROPPED};
+use crate::kernels::{DensePiece, KernelError, Kernels, ValueColumn, DROPPED};
 use crate::layout::Layout;
 use crate::store::{join, Attrs, DType, Data, StoreReader, StoreWriter};
 use crate::value::nonzero;
@@ -674,31 +674,40 @@ fn interleave(
     }
     let ptrs: Vec<&[u64]> = pieces.iter().map(|p| p.indptr.as_slice()).collect();
     let total: usize = pieces.iter().map(|p| p.indices.len()).sum();
-    let index_words: Vec<&[u8]> = pieces
-        .iter()
-        .map(|p| bytemuck::cast_slice(p.indices.as_slice()))
-        .collect();
-    let mut indices = vec![0u64; total];
-    let indptr = k.interleave_values(
-        &ptrs,
-        &index_words,
-        8,
-        bytemuck::cast_slice_mut(&mut indices),
-    )?;
     let value_bytes: Vec<std::borrow::Cow<'_, [u8]>> =
         pieces.iter().map(|p| bytes_of(&p.data)).collect();
-    let value_words: Vec<&[u8]> = value_bytes.iter().map(|b| b.as_ref()).collect();
-    let data = match zeroed_words(dtype, total) {
-        Some(mut block) => {
-            let words = words_mut(&mut block).expect("numeric blocks have words");
-            k.interleave_values(&ptrs, &value_words, dtype.size(), words)?;
-            block
-        }
+    let mut indices = vec![0u64; total];
+    let mut data = zeroed_words(dtype, total);
+    let mut bytes = Vec::new();
+    let value_out = match data.as_mut().and_then(words_mut) {
+        Some(words) => words,
         None => {
-            let mut bytes = vec![0u8; total * dtype.size()];
-            k.interleave_values(&ptrs, &value_words, dtype.size(), &mut bytes)?;
-            data_of(dtype, &bytes)
+            bytes = vec![0u8; total * dtype.size()];
+            bytes.as_mut_slice()
         }
+    };
+    // Indices and values move behind one interleaving.
+    let indptr = k.interleave_values(
+        &ptrs,
+        &mut [
+            ValueColumn {
+                values: pieces
+                    .iter()
+                    .map(|p| bytemuck::cast_slice(p.indices.as_slice()))
+                    .collect(),
+                word: 8,
+                out: bytemuck::cast_slice_mut(&mut indices),
+            },
+            ValueColumn {
+                values: value_bytes.iter().map(|b| b.as_ref()).collect(),
+                word: dtype.size(),
+                out: value_out,
+            },
+        ],
+    )?;
+    let data = match data {
+        Some(block) => block,
+        None => data_of(dtype, &bytes),
     };
     Ok(Lines {
         indptr,

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use super::{
     check_dense, check_dense_out, check_gather, check_indptr, check_interleave_values,
-    check_pieces, DensePiece, KernelError, Kernels, Remapped, DROPPED,
+    check_pieces, summed_indptr, DensePiece, KernelError, Kernels, Remapped, ValueColumn, DROPPED,
 };
 
 /// Below this many elements a rayon split costs more than it saves.
@@ -13,6 +13,9 @@ const MIN_SPLIT: usize = 1 << 15;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CpuKernels;
+
+/// A value column's pieces, word size, and the part of its output one worker fills.
+type ColumnPart<'a> = (&'a [&'a [u8]], usize, &'a mut [u8]);
 
 /// Consecutive lines holding about `target` entries each (a longer line stays whole).
 fn line_chunks(indptr: &[u64], target: u64) -> Vec<(usize, usize)> {
@@ -153,7 +156,7 @@ impl Kernels for CpuKernels {
             offsets.push(total);
             total += p[n];
         }
-        let indptr: Vec<u64> = (0..=n).map(|l| pieces.iter().map(|p| p[l]).sum()).collect();
+        let indptr = summed_indptr(pieces, n);
         let mut order = Vec::with_capacity(total as usize);
         for l in 0..n {
             for (p, off) in pieces.iter().zip(&offsets) {
@@ -166,31 +169,40 @@ impl Kernels for CpuKernels {
     fn interleave_values(
         &self,
         pieces: &[&[u64]],
-        values: &[&[u8]],
-        word: usize,
-        out: &mut [u8],
+        columns: &mut [ValueColumn<'_>],
     ) -> Result<Vec<u64>, KernelError> {
-        check_interleave_values(pieces, values, word, out)?;
+        check_interleave_values(pieces, columns)?;
         let n = pieces[0].len() - 1;
-        let indptr: Vec<u64> = (0..=n).map(|l| pieces.iter().map(|p| p[l]).sum()).collect();
+        let indptr = summed_indptr(pieces, n);
         // Each line's entries are one run per piece: copied whole, lines split
-        // between workers at about MIN_SPLIT entries.
+        // between workers at about MIN_SPLIT entries, every column in the same pass.
         let chunks = line_chunks(&indptr, MIN_SPLIT as u64);
-        let mut rest = out;
-        let mut outs = Vec::with_capacity(chunks.len());
+        let mut rests: Vec<ColumnPart<'_>> = columns
+            .iter_mut()
+            .map(|c| (c.values.as_slice(), c.word, &mut *c.out))
+            .collect();
+        let mut work = Vec::with_capacity(chunks.len());
         for &(a, b) in &chunks {
-            let bytes = (indptr[b] - indptr[a]) as usize * word;
-            let (head, tail) = rest.split_at_mut(bytes);
-            outs.push(head);
-            rest = tail;
+            let entries = (indptr[b] - indptr[a]) as usize;
+            let outs: Vec<ColumnPart<'_>> = rests
+                .iter_mut()
+                .map(|(values, word, rest)| {
+                    let (head, tail) = std::mem::take(rest).split_at_mut(entries * *word);
+                    *rest = tail;
+                    (*values, *word, head)
+                })
+                .collect();
+            work.push(((a, b), outs));
         }
-        chunks.into_par_iter().zip(outs).for_each(|((a, b), out)| {
-            let mut at = 0;
-            for l in a..b {
-                for (p, v) in pieces.iter().zip(values) {
-                    let run = &v[p[l] as usize * word..p[l + 1] as usize * word];
-                    out[at..at + run.len()].copy_from_slice(run);
-                    at += run.len();
+        work.into_par_iter().for_each(|((a, b), outs)| {
+            for (values, word, out) in outs {
+                let mut at = 0;
+                for l in a..b {
+                    for (p, v) in pieces.iter().zip(values) {
+                        let run = &v[p[l] as usize * word..p[l + 1] as usize * word];
+                        out[at..at + run.len()].copy_from_slice(run);
+                        at += run.len();
+                    }
                 }
             }
         });
@@ -214,10 +226,12 @@ impl Kernels for CpuKernels {
         }
         // A piece whose columns land side by side is copied a row at a time.
         let runs: Vec<Option<usize>> = pieces.iter().map(|p| contiguous(p.col_map)).collect();
+        let tiled = tiled_bands(out_cols, pieces, &runs);
         out.par_chunks_mut(row_bytes)
             .enumerate()
             .for_each(|(r, row)| {
-                if !tiled_by_runs(r, out_cols, pieces, &runs) {
+                let band = tiled.partition_point(|b| b.1 <= r);
+                if tiled.get(band).is_none_or(|b| b.0 > r) {
                     match word {
                         1 => fill_words::<1>(row, fill),
                         2 => fill_words::<2>(row, fill),
@@ -244,6 +258,25 @@ impl Kernels for CpuKernels {
             });
         Ok(())
     }
+}
+
+/// The row bands `[start, end)`, ascending, whose rows side-by-side pieces cover in
+/// full. Pieces start and end only at band edges, so one row speaks for its band.
+fn tiled_bands(
+    cols: usize,
+    pieces: &[DensePiece<'_>],
+    runs: &[Option<usize>],
+) -> Vec<(usize, usize)> {
+    let mut cuts: Vec<usize> = pieces
+        .iter()
+        .flat_map(|p| [p.row_offset, p.row_offset + p.rows])
+        .collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts.windows(2)
+        .filter(|w| tiled_by_runs(w[0], cols, pieces, runs))
+        .map(|w| (w[0], w[1]))
+        .collect()
 }
 
 /// Whether the side-by-side pieces covering row `r` fill its `cols` columns exactly,

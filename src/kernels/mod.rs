@@ -141,19 +141,19 @@ pub trait Kernels: Send + Sync {
     /// each output entry, its position in the pieces' entries laid end to end.
     fn interleave(&self, pieces: &[&[u64]]) -> Result<(Vec<u64>, Vec<u64>), KernelError>;
 
-    /// [`Kernels::interleave`] with the values moved along: `values[i]` holds piece
-    /// `i`'s entries as `word`-byte elements, and `out` (one element per entry of all
-    /// pieces) receives them in output order. Returns the output indptr.
+    /// [`Kernels::interleave`] with value columns moved along, all behind one
+    /// interleaving: each column receives its pieces' values in output order.
+    /// Returns the output indptr.
     fn interleave_values(
         &self,
         pieces: &[&[u64]],
-        values: &[&[u8]],
-        word: usize,
-        out: &mut [u8],
+        columns: &mut [ValueColumn<'_>],
     ) -> Result<Vec<u64>, KernelError> {
-        check_interleave_values(pieces, values, word, out)?;
+        check_interleave_values(pieces, columns)?;
         let (indptr, order) = self.interleave(pieces)?;
-        self.gather_into(&values.concat(), word, &order, out)?;
+        for c in columns.iter_mut() {
+            self.gather_into(&c.values.concat(), c.word, &order, c.out)?;
+        }
         Ok(indptr)
     }
 
@@ -216,39 +216,66 @@ pub(crate) fn check_dense_out(
     Ok(())
 }
 
+/// One value column of [`Kernels::interleave_values`]: `values[i]` holds piece `i`'s
+/// entries as `word`-byte elements (1, 2, 4 or 8), and `out`, one element per entry
+/// of all pieces, receives them in output order.
+pub struct ValueColumn<'a> {
+    pub values: Vec<&'a [u8]>,
+    pub word: usize,
+    pub out: &'a mut [u8],
+}
+
+/// The indptr of interleaved pieces: line `l` holds the entries of line `l` of each.
+pub(crate) fn summed_indptr(pieces: &[&[u64]], lines: usize) -> Vec<u64> {
+    (0..=lines)
+        .map(|l| pieces.iter().map(|p| p[l]).sum())
+        .collect()
+}
+
 /// Values of [`Kernels::interleave_values`]: one element per entry of each piece, and
 /// an output of their total.
 pub(crate) fn check_interleave_values(
     pieces: &[&[u64]],
-    values: &[&[u8]],
-    word: usize,
-    out: &[u8],
+    columns: &[ValueColumn<'_>],
 ) -> Result<(), KernelError> {
     const K: &str = "interleave";
-    check_word(K, word)?;
     let lines = check_pieces(pieces)?;
-    if values.len() != pieces.len() {
-        return Err(KernelError::bad(
-            K,
-            format!("{} value arrays for {} pieces", values.len(), pieces.len()),
-        ));
-    }
-    let mut total = 0usize;
-    for (i, (p, v)) in pieces.iter().zip(values).enumerate() {
-        let entries = p[lines] as usize;
-        if v.len() != entries * word {
+    for (c, column) in columns.iter().enumerate() {
+        let word = column.word;
+        check_word(K, word)?;
+        if column.values.len() != pieces.len() {
             return Err(KernelError::bad(
                 K,
-                format!("piece {i}: {} value bytes for {entries} entries", v.len()),
+                format!(
+                    "column {c}: {} value arrays for {} pieces",
+                    column.values.len(),
+                    pieces.len()
+                ),
             ));
         }
-        total += entries;
-    }
-    if out.len() != total * word {
-        return Err(KernelError::bad(
-            K,
-            format!("output buffer of {} bytes for {total} entries", out.len()),
-        ));
+        let mut total = 0usize;
+        for (i, (p, v)) in pieces.iter().zip(&column.values).enumerate() {
+            let entries = p[lines] as usize;
+            if v.len() != entries * word {
+                return Err(KernelError::bad(
+                    K,
+                    format!(
+                        "column {c}, piece {i}: {} value bytes for {entries} entries",
+                        v.len()
+                    ),
+                ));
+            }
+            total += entries;
+        }
+        if column.out.len() != total * word {
+            return Err(KernelError::bad(
+                K,
+                format!(
+                    "column {c}: output buffer of {} bytes for {total} entries",
+                    column.out.len()
+                ),
+            ));
+        }
     }
     Ok(())
 }

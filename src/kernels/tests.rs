@@ -65,26 +65,56 @@ fn ref_interleave(pieces: &[&[u64]]) -> (Vec<u64>, Vec<u64>) {
 }
 
 /// `interleave_values` against the reference order applied to the pieces' values
-/// laid end to end.
+/// laid end to end: one column of `word`-byte values and one of 8-byte values, moved
+/// in the same call.
 fn check_interleave_values(k: &impl Kernels, pieces: &[&[u64]], word: usize) {
     let n = pieces[0].len() - 1;
-    let values: Vec<Vec<u8>> = pieces
-        .iter()
-        .enumerate()
-        .map(|(i, p)| words(p[n] as usize, word, i as u8 + 7))
-        .collect();
-    let value_refs: Vec<&[u8]> = values.iter().map(|v| v.as_slice()).collect();
+    let column = |word: usize, seed: u8| -> Vec<Vec<u8>> {
+        pieces
+            .iter()
+            .enumerate()
+            .map(|(i, p)| words(p[n] as usize, word, seed.wrapping_add(i as u8)))
+            .collect()
+    };
+    let (first, second) = (column(word, 7), column(8, 91));
     let (indptr, order) = ref_interleave(pieces);
-    let mut out = vec![0u8; order.len() * word];
+    let mut out_first = vec![0u8; order.len() * word];
+    let mut out_second = vec![0u8; order.len() * 8];
     let got = k
-        .interleave_values(pieces, &value_refs, word, &mut out)
+        .interleave_values(
+            pieces,
+            &mut [
+                ValueColumn {
+                    values: first.iter().map(|v| v.as_slice()).collect(),
+                    word,
+                    out: &mut out_first,
+                },
+                ValueColumn {
+                    values: second.iter().map(|v| v.as_slice()).collect(),
+                    word: 8,
+                    out: &mut out_second,
+                },
+            ],
+        )
         .unwrap();
     assert_eq!(got, indptr, "indptr, word {word}");
     assert_eq!(
-        out,
-        ref_gather(&values.concat(), word, &order),
-        "values, word {word}"
+        out_first,
+        ref_gather(&first.concat(), word, &order),
+        "first column, word {word}"
     );
+    assert_eq!(
+        out_second,
+        ref_gather(&second.concat(), 8, &order),
+        "second column"
+    );
+    // With no columns only the indptr comes back.
+    assert_eq!(k.interleave_values(pieces, &mut []).unwrap(), indptr);
+}
+
+/// `interleave_values` with a single column, for the error cases.
+fn one_column<'a>(values: Vec<&'a [u8]>, word: usize, out: &'a mut [u8]) -> [ValueColumn<'a>; 1] {
+    [ValueColumn { values, word, out }]
 }
 
 fn ref_tile_dense(
@@ -381,9 +411,10 @@ macro_rules! kernel_suite {
             let big: Vec<&[u64]> = big.iter().map(|v| v.as_slice()).collect();
             check_interleave_values(&k, &big, 4);
             let mut out = [0u8; 8];
-            assert!(k.interleave_values(&[&[0, 1]], &[&[1, 2]], 8, &mut out).is_err(), "values short of the entries");
-            assert!(k.interleave_values(&[&[0, 1]], &[&[0; 8]], 8, &mut out[..4]).is_err(), "output short");
-            assert!(k.interleave_values(&[&[0, 1]], &[], 8, &mut out).is_err(), "no value arrays");
+            assert!(k.interleave_values(&[&[0, 1]], &mut one_column(vec![&[1, 2]], 8, &mut out)).is_err(), "values short of the entries");
+            assert!(k.interleave_values(&[&[0, 1]], &mut one_column(vec![&[0; 8]], 8, &mut out[..4])).is_err(), "output short");
+            assert!(k.interleave_values(&[&[0, 1]], &mut one_column(vec![], 8, &mut out)).is_err(), "no value arrays");
+            assert!(k.interleave_values(&[&[0, 1]], &mut one_column(vec![&[0; 8]], 3, &mut out[..3])).is_err(), "word of 3 bytes");
             assert!(k.interleave(&[]).is_err());
             assert!(k.interleave(&[&[0, 1], &[0, 1, 2]]).is_err());
             assert!(k.interleave(&[&[0, 2, 1]]).is_err());
