@@ -156,6 +156,7 @@ pub fn execute(plan: &ConvertPlan) -> Result<()> {
     let staged = Staged::new(&opts.output, opts.overwrite)?;
     let input = store::open(&opts.input)?;
     let progress = Progress::new(opts.progress, plan.payload_bytes, "converting");
+    crate::heap::cap_resident(opts.max_memory);
     let sums = opts
         .validate
         .then(|| std::sync::Arc::new(crate::checksum::Sums::default()));
@@ -227,37 +228,26 @@ pub fn copy_array(
     let rows = shape[0];
     let row_elems: u64 = shape[1..].iter().product();
     let elem_bytes = spec.dtype.size() as u64;
-    let blocks: Vec<(u64, u64)> = (0..rows)
-        .step_by(block_rows as usize)
-        .map(|start| (start, block_rows.min(rows - start)))
-        .collect();
-    let region = |start: u64, n: u64| {
+    let region = |start: u64, end: u64| {
         let mut at = vec![0u64; shape.len()];
         at[0] = start;
         let mut extent = shape.clone();
-        extent[0] = n;
+        extent[0] = end - start;
         (at, extent)
     };
-    std::thread::scope(|scope| -> Result<()> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(u64, u64, store::Data)>>(1);
-        scope.spawn(move || {
-            for &(start, n) in &blocks {
-                let (at, extent) = region(start, n);
-                let block = src.read(node, &at, &extent).map(|d| (start, n, d));
-                let failed = block.is_err();
-                if tx.send(block.map_err(Error::from)).is_err() || failed {
-                    break;
-                }
-            }
-        });
-        for block in rx {
-            let (start, n, data) = block?;
-            let (at, extent) = region(start, n);
+    crate::concat::pipeline::run(
+        crate::concat::pipeline::ranges(rows, block_rows),
+        |start, end| {
+            let (at, extent) = region(start, end);
+            Ok(src.read(node, &at, &extent)?)
+        },
+        |start, end, data| {
+            let (at, extent) = region(start, end);
             dst.write(node, &at, &extent, &data)?;
-            progress.add(n * row_elems * elem_bytes);
-        }
-        Ok(())
-    })
+            progress.add((end - start) * row_elems * elem_bytes);
+            Ok(())
+        },
+    )
 }
 
 /// The output format implied by a path's suffix, with the Zarr version given.

@@ -76,10 +76,7 @@ fn sync_disks() {
 
 /// The high-water mark of a live process's resident memory, in bytes.
 fn hwm(pid: i32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    crate::heap::status_bytes(Some(pid), "VmHWM")
 }
 
 /// Reaps `pid`, polling so the timeout can be enforced and the memory high-water mark

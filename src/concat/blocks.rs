@@ -17,6 +17,24 @@ pub fn extend(dst: &mut Data, more: Data) {
     ext!(Bool, I8, I16, I32, I64, U8, U16, U32, U64, F32, F64, Str)
 }
 
+/// Joins blocks of one dtype end to end into a block allocated once at its full size
+/// (grown piece by piece, the buffers left behind fragment the heap).
+pub fn concat(dtype: crate::store::DType, parts: Vec<Data>) -> Data {
+    let total = parts.iter().map(Data::len).sum();
+    let mut parts = parts.into_iter();
+    match parts.len() {
+        0 => Data::with_capacity(dtype, 0),
+        1 => parts.next().expect("one part"),
+        _ => {
+            let mut out = Data::with_capacity(dtype, total);
+            for part in parts {
+                extend(&mut out, part);
+            }
+            out
+        }
+    }
+}
+
 /// Splits off the first `n` elements of `d`, leaving the rest in place.
 pub fn take_front(d: &mut Data, n: usize) -> Data {
     crate::with_data!(d, v => {

@@ -521,7 +521,7 @@ impl MatrixJob {
         minor: u64,
         tables: &[Vec<u64>],
     ) -> Result<Lines> {
-        let mut out = Lines::empty(0, self.dtype);
+        let mut out = Vec::new();
         for (part, table) in self.parts.iter().zip(tables) {
             let (a, b) = (m0.max(part.offset), m1.min(part.offset + part.len));
             if a >= b {
@@ -546,9 +546,9 @@ impl MatrixJob {
                 };
                 lines = add_fill(lines, &missing, self.fill, self.dtype);
             }
-            append_lines(&mut out, lines);
+            out.push(lines);
         }
-        Ok(out)
+        Ok(concat_lines(out, self.dtype))
     }
 
     /// Output lines `m0..m1` when inputs sit side by side across them.
@@ -574,7 +574,7 @@ impl MatrixJob {
             }
             if self.fill != 0.0 {
                 let all: Vec<u64> = (part.offset..part.offset + part.len).collect();
-                let mut filled_lines = Lines::empty(0, self.dtype);
+                let mut filled_lines = Vec::with_capacity(wanted.len());
                 for (l, w) in wanted.iter().enumerate() {
                     let one = slice_lines(&lines, l, l + 1);
                     let one = if w.is_none() || part.source.is_none() {
@@ -582,9 +582,9 @@ impl MatrixJob {
                     } else {
                         one
                     };
-                    append_lines(&mut filled_lines, one);
+                    filled_lines.push(one);
                 }
-                lines = filled_lines;
+                lines = concat_lines(filled_lines, self.dtype);
             }
             pieces.push(lines);
         }
@@ -610,14 +610,28 @@ impl MatrixJob {
     }
 }
 
-fn append_lines(out: &mut Lines, more: Lines) {
-    let base = *out.indptr.last().unwrap_or(&0);
-    if out.indptr.is_empty() {
-        out.indptr.push(0);
+/// The lines of `parts` one after another, every array allocated once at its full size.
+fn concat_lines(parts: Vec<Lines>, dtype: DType) -> Lines {
+    if parts.len() == 1 {
+        return parts.into_iter().next().expect("one part");
     }
-    out.indptr.extend(more.indptr[1..].iter().map(|p| p + base));
-    out.indices.extend(more.indices);
-    extend(&mut out.data, more.data);
+    let lines: usize = parts.iter().map(|p| p.indptr.len().saturating_sub(1)).sum();
+    let entries: usize = parts.iter().map(|p| p.indices.len()).sum();
+    let mut indptr = Vec::with_capacity(lines + 1);
+    let mut indices = Vec::with_capacity(entries);
+    let mut data = Vec::with_capacity(parts.len());
+    indptr.push(0);
+    for p in parts {
+        let base = indices.len() as u64;
+        indptr.extend(p.indptr.iter().skip(1).map(|e| e + base));
+        indices.extend_from_slice(&p.indices);
+        data.push(p.data);
+    }
+    Lines {
+        indptr,
+        indices,
+        data: crate::concat::blocks::concat(dtype, data),
+    }
 }
 
 fn slice_lines(l: &Lines, a: usize, b: usize) -> Lines {
@@ -721,7 +735,7 @@ fn add_fill(lines: Lines, positions: &[u64], fill: f64, dtype: DType) -> Lines {
     if positions.is_empty() {
         return lines;
     }
-    let mut out = Lines::empty(0, dtype);
+    let mut out = Vec::with_capacity(lines.n());
     let fill_block = filled(dtype, positions.len(), fill);
     for l in 0..lines.n() {
         let mut one = slice_lines(&lines, l, l + 1);
@@ -734,9 +748,9 @@ fn add_fill(lines: Lines, positions: &[u64], fill: f64, dtype: DType) -> Lines {
             indices: order.iter().map(|&i| one.indices[i]).collect(),
             data: gather(&one.data, &order),
         };
-        append_lines(&mut out, sorted);
+        out.push(sorted);
     }
-    out
+    concat_lines(out, dtype)
 }
 
 fn fetch_same(store: &dyn StoreReader, src: &Source, sel: &Select, dtype: DType) -> Result<Lines> {

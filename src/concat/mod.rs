@@ -1002,10 +1002,7 @@ pub struct Executed {
 
 /// Peak resident memory of this process so far (Linux).
 pub fn peak_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    crate::heap::status_bytes(None, "VmHWM")
 }
 
 /// Runs a plan: writes everything into a temporary sibling and renames it into place.
@@ -1023,6 +1020,7 @@ pub fn execute(plan: &ConcatPlan) -> Result<Executed> {
     let inputs: Vec<&dyn StoreReader> = stores.iter().map(|s| s.as_ref()).collect();
     let progress = Progress::new(opts.progress, plan.payload_bytes, "concatenating");
     let block_bytes = crate::convert::block_bytes(opts.max_memory);
+    crate::heap::cap_resident(opts.max_memory);
     let sums = opts
         .validate
         .then(|| std::sync::Arc::new(crate::checksum::Sums::default()));

@@ -17,6 +17,7 @@ where
     if ranges.len() <= 1 {
         for (a, b) in ranges {
             consume(a, b, produce(a, b)?)?;
+            crate::heap::release_if_over_ceiling();
         }
         return Ok(());
     }
@@ -36,6 +37,7 @@ where
         });
         for ((a, b), item) in ranges.into_iter().zip(rx) {
             consume(a, b, item?)?;
+            crate::heap::release_if_over_ceiling();
         }
         Ok(())
     })
