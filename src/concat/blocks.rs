@@ -35,12 +35,24 @@ pub fn concat(dtype: crate::store::DType, parts: Vec<Data>) -> Data {
     }
 }
 
-/// Splits off the first `n` elements of `d`, leaving the rest in place.
-pub fn take_front(d: &mut Data, n: usize) -> Data {
-    crate::with_data!(d, v => {
-        let rest = v.split_off(n);
-        Data::from(std::mem::replace(v, rest))
-    })
+/// Moves the first `n` elements of `src` to the end of `dst` (same dtype); the rest of
+/// `src` shifts down in place, with no new allocation.
+pub fn move_front(dst: &mut Data, src: &mut Data, n: usize) {
+    macro_rules! mv {
+        ($($v:ident),*) => {
+            match (dst, src) {
+                $((Data::$v(a), Data::$v(b)) => a.extend(b.drain(..n)),)*
+                (a, b) => panic!("move_front: {} with {}", a.dtype(), b.dtype()),
+            }
+        };
+    }
+    mv!(Bool, I8, I16, I32, I64, U8, U16, U32, U64, F32, F64, Str)
+}
+
+/// Splits off the last `n` elements of `d` (a copy of those `n` only).
+pub fn take_back(d: &mut Data, n: usize) -> Data {
+    let at = d.len() - n;
+    crate::with_data!(d, v => Data::from(v.split_off(at)))
 }
 
 /// Picks elements by position.
@@ -78,14 +90,24 @@ impl<'w> Appender<'w> {
         }
     }
 
-    pub fn push(&mut self, data: Data) -> Result<()> {
-        extend(&mut self.buffer, data);
-        let whole = (self.buffer.len() as u64 / self.unit) * self.unit;
-        if whole > 0 {
-            let block = take_front(&mut self.buffer, whole as usize);
-            self.write(block)?;
+    /// Writes every whole unit it can. Blocks are written in place: only the partial
+    /// unit held from the previous push and the start of `data` that completes it are
+    /// copied, and the tail of `data` past its last whole unit.
+    pub fn push(&mut self, mut data: Data) -> Result<()> {
+        let unit = self.unit as usize;
+        if !self.buffer.is_empty() {
+            let need = unit - self.buffer.len();
+            if data.len() < need {
+                extend(&mut self.buffer, data);
+                return Ok(());
+            }
+            move_front(&mut self.buffer, &mut data, need);
+            let full = std::mem::replace(&mut self.buffer, Data::with_capacity(data.dtype(), 0));
+            self.write(full)?;
         }
-        Ok(())
+        let tail = data.len() % unit;
+        self.buffer = take_back(&mut data, tail);
+        self.write(data)
     }
 
     fn write(&mut self, block: Data) -> Result<()> {
@@ -117,5 +139,97 @@ impl<'w> Appender<'w> {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Attrs, Compression, DType, Format, Result as StoreResult};
+    use std::path::Path;
+    use std::sync::Mutex;
+
+    /// Keeps every write's start and values.
+    #[derive(Default)]
+    struct Recorder {
+        writes: Mutex<Vec<(u64, Vec<i32>)>>,
+    }
+
+    impl StoreWriter for Recorder {
+        fn path(&self) -> &Path {
+            Path::new("recorder")
+        }
+        fn format(&self) -> Format {
+            Format::ZarrV3
+        }
+        fn create_group(&self, _: &str, _: &Attrs) -> StoreResult<()> {
+            Ok(())
+        }
+        fn create_array(&self, _: &str, _: &ArraySpec, _: &Attrs) -> StoreResult<()> {
+            Ok(())
+        }
+        fn write(&self, _: &str, start: &[u64], shape: &[u64], data: &Data) -> StoreResult<()> {
+            let Data::I32(v) = data else {
+                panic!("i32 expected")
+            };
+            assert_eq!(shape, [v.len() as u64]);
+            self.writes.lock().unwrap().push((start[0], v.clone()));
+            Ok(())
+        }
+        fn resize(&self, _: &str, _: &[u64]) -> StoreResult<()> {
+            Ok(())
+        }
+        fn finish(&self) -> StoreResult<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn blocks_of_any_size_are_written_in_whole_units_in_order() {
+        for sizes in [
+            vec![3, 1, 6, 0, 9, 2],
+            vec![4, 8],
+            vec![1; 9],
+            vec![17],
+            vec![],
+        ] {
+            let total: usize = sizes.iter().sum();
+            let spec = ArraySpec {
+                shape: vec![total as u64],
+                dtype: DType::I32,
+                chunks: vec![4],
+                shards: None,
+                compression: Compression::None,
+            };
+            let rec = Recorder::default();
+            let mut app = Appender::new(&rec, "a", &spec);
+            let mut next = 0i32;
+            for n in &sizes {
+                app.push(Data::I32((next..next + *n as i32).collect()))
+                    .unwrap();
+                next += *n as i32;
+                assert_eq!(app.len(), next as u64);
+            }
+            assert_eq!(app.finish().unwrap(), total as u64);
+            let writes = rec.writes.into_inner().unwrap();
+            let mut at = 0u64;
+            let mut seen = Vec::new();
+            for (i, (start, values)) in writes.iter().enumerate() {
+                assert_eq!(*start, at, "writes follow each other, sizes {sizes:?}");
+                let last = i + 1 == writes.len();
+                assert!(
+                    last || values.len() % 4 == 0,
+                    "write {i} of {} elements is not whole chunks, sizes {sizes:?}",
+                    values.len()
+                );
+                at += values.len() as u64;
+                seen.extend_from_slice(values);
+            }
+            assert_eq!(
+                seen,
+                (0..total as i32).collect::<Vec<_>>(),
+                "sizes {sizes:?}"
+            );
+        }
     }
 }

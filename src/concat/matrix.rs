@@ -761,8 +761,6 @@ fn fetch_same(store: &dyn StoreReader, src: &Source, sel: &Select, dtype: DType)
     );
     let n = sel.len();
     let mut counts = vec![0u64; n];
-    let mut indices = Vec::new();
-    let mut data = Data::with_capacity(dtype, 0);
     let mut placed: Vec<(usize, u64, u64)> = Vec::new();
     for (local, line, count) in sel.runs() {
         let ptr = read_index(store, &indptr_node, line, count + 1)?;
@@ -780,16 +778,21 @@ fn fetch_same(store: &dyn StoreReader, src: &Source, sel: &Select, dtype: DType)
         }
         placed.push((local, p0, p1));
     }
-    // Runs come in local order, so entries can be appended as they are read.
+    // Runs come in local order, so entries join in the order they are read; a single
+    // run (a range of lines) is used as read.
+    let mut index_parts = Vec::with_capacity(placed.len());
+    let mut data_parts = Vec::with_capacity(placed.len());
     for (_, p0, p1) in placed {
         if p1 > p0 {
-            indices.extend(read_index(store, &indices_node, p0, p1 - p0)?);
-            extend(
-                &mut data,
-                cast(store.read(&data_node, &[p0], &[p1 - p0])?, dtype),
-            );
+            index_parts.push(read_index(store, &indices_node, p0, p1 - p0)?);
+            data_parts.push(cast(store.read(&data_node, &[p0], &[p1 - p0])?, dtype));
         }
     }
+    let indices = match index_parts.len() {
+        1 => index_parts.pop().unwrap_or_default(),
+        _ => index_parts.concat(),
+    };
+    let data = crate::concat::blocks::concat(dtype, data_parts);
     let mut indptr = Vec::with_capacity(n + 1);
     indptr.push(0);
     for c in counts {
