@@ -218,7 +218,7 @@ pub struct OutputArgs {
     #[arg(long, default_value = "1MiB", value_parser = parse_size)]
     pub chunk_size: u64,
     /// Uncompressed bytes per shard (Zarr v3), or "none" for unsharded arrays.
-    #[arg(long, default_value = "32MiB")]
+    #[arg(long, default_value = "8MiB")]
     pub shard_size: String,
     /// Memory budget for data in flight, e.g. 512MiB or 4GiB.
     #[arg(long, default_value = "512MiB", value_parser = parse_size)]

@@ -49,10 +49,26 @@ pub fn move_front(dst: &mut Data, src: &mut Data, n: usize) {
     mv!(Bool, I8, I16, I32, I64, U8, U16, U32, U64, F32, F64, Str)
 }
 
-/// Splits off the last `n` elements of `d` (a copy of those `n` only).
-pub fn take_back(d: &mut Data, n: usize) -> Data {
-    let at = d.len() - n;
-    crate::with_data!(d, v => Data::from(v.split_off(at)))
+/// Moves the last `n` elements of `src` to the end of `dst` (same dtype), truncating
+/// `src`.
+pub fn move_back(dst: &mut Data, src: &mut Data, n: usize) {
+    macro_rules! mv {
+        ($($v:ident),*) => {
+            match (dst, src) {
+                $((Data::$v(a), Data::$v(b)) => {
+                    let at = b.len() - n;
+                    a.extend(b.drain(at..));
+                })*
+                (a, b) => panic!("move_back: {} with {}", a.dtype(), b.dtype()),
+            }
+        };
+    }
+    mv!(Bool, I8, I16, I32, I64, U8, U16, U32, U64, F32, F64, Str)
+}
+
+/// Empties `d`, keeping its allocation.
+pub fn clear(d: &mut Data) {
+    crate::with_data!(d, v => v.clear())
 }
 
 /// Picks elements by position.
@@ -66,6 +82,8 @@ pub struct Appender<'w> {
     writer: &'w dyn StoreWriter,
     node: String,
     unit: u64,
+    /// The partial unit between pushes. Allocated once at a unit's size and reused:
+    /// a buffer that grew and shrank with every block fragmented the heap.
     buffer: Data,
     written: u64,
     capacity: u64,
@@ -80,37 +98,45 @@ impl<'w> Appender<'w> {
             .or_else(|| spec.chunks.first().copied())
             .unwrap_or(1)
             .max(1);
+        let capacity = spec.shape.first().copied().unwrap_or(0);
         Appender {
             writer,
             node: node.to_string(),
             unit,
-            buffer: Data::with_capacity(spec.dtype, 0),
+            buffer: Data::with_capacity(spec.dtype, unit.min(capacity) as usize),
             written: 0,
-            capacity: spec.shape.first().copied().unwrap_or(0),
+            capacity,
         }
     }
 
     /// Writes every whole unit it can. Blocks are written in place: only the partial
-    /// unit held from the previous push and the start of `data` that completes it are
-    /// copied, and the tail of `data` past its last whole unit.
+    /// unit held from the previous push, the start of `data` that completes it, and
+    /// the tail of `data` past its last whole unit are copied.
     pub fn push(&mut self, mut data: Data) -> Result<()> {
         let unit = self.unit as usize;
         if !self.buffer.is_empty() {
             let need = unit - self.buffer.len();
-            if data.len() < need {
-                extend(&mut self.buffer, data);
+            let moved = need.min(data.len());
+            move_front(&mut self.buffer, &mut data, moved);
+            if moved < need {
                 return Ok(());
             }
-            move_front(&mut self.buffer, &mut data, need);
-            let full = std::mem::replace(&mut self.buffer, Data::with_capacity(data.dtype(), 0));
-            self.write(full)?;
+            self.write_buffer()?;
         }
         let tail = data.len() % unit;
-        self.buffer = take_back(&mut data, tail);
-        self.write(data)
+        move_back(&mut self.buffer, &mut data, tail);
+        self.write(&data)
     }
 
-    fn write(&mut self, block: Data) -> Result<()> {
+    fn write_buffer(&mut self) -> Result<()> {
+        let buffer = std::mem::replace(&mut self.buffer, Data::Bool(Vec::new()));
+        let written = self.write(&buffer);
+        self.buffer = buffer;
+        clear(&mut self.buffer);
+        written
+    }
+
+    fn write(&mut self, block: &Data) -> Result<()> {
         let n = block.len() as u64;
         if n == 0 {
             return Ok(());
@@ -121,15 +147,14 @@ impl<'w> Appender<'w> {
             self.node
         );
         self.writer
-            .write(&self.node, &[self.written], &[n], &block)?;
+            .write(&self.node, &[self.written], &[n], block)?;
         self.written += n;
         Ok(())
     }
 
     /// Writes what is left; returns the number of elements written in all.
     pub fn finish(mut self) -> Result<u64> {
-        let rest = std::mem::replace(&mut self.buffer, Data::Bool(Vec::new()));
-        self.write(rest)?;
+        self.write_buffer()?;
         Ok(self.written)
     }
 
