@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use super::{DensePiece, DevicePhases, KernelError, Kernels, Remapped};
+use super::{DensePiece, DevicePhases, KernelError, Kernels, Remapped, ValueColumn};
 
 #[cfg(target_endian = "big")]
 compile_error!("GPU buffers are read and written as little-endian words");
@@ -429,6 +429,14 @@ impl Kernels for GpuKernels {
 
     fn interleave(&self, pieces: &[&[u64]]) -> Result<(Vec<u64>, Vec<u64>), KernelError> {
         self.scoped("interleave", |e| ops::interleave(e, pieces))
+    }
+
+    fn interleave_values(
+        &self,
+        pieces: &[&[u64]],
+        columns: &mut [ValueColumn<'_>],
+    ) -> Result<Vec<u64>, KernelError> {
+        self.scoped("interleave", |e| ops::interleave_values(e, pieces, columns))
     }
 
     fn tile_dense_into(

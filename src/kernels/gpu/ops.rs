@@ -2,8 +2,8 @@
 
 use super::engine::{hi, lo, Engine};
 use crate::kernels::{
-    check_dense, check_dense_out, check_gather, check_indptr, check_pieces, kept_width, DensePiece,
-    KernelError, Remapped, DROPPED,
+    check_dense, check_dense_out, check_gather, check_indptr, check_interleave_values,
+    check_pieces, kept_width, DensePiece, KernelError, Remapped, ValueColumn, DROPPED,
 };
 
 fn bytes(v: &[u64]) -> &[u8] {
@@ -258,6 +258,67 @@ pub(super) fn remap(
     Ok(out)
 }
 
+/// A gather source's slices: (first element, elements, buffer).
+type Slices = Vec<(u64, u64, wgpu::Buffer)>;
+
+/// A gather source bound in slices that each fit a binding: (first element, elements,
+/// buffer). Slices start on a u32 boundary, so 1- and 2-byte slices hold a multiple of 4.
+fn source_slices(e: &Engine<'_>, src: &[u8], word: usize) -> Slices {
+    let per_slice = (e.tiles.binding_bytes / word as u64) & !3;
+    if src.is_empty() {
+        return vec![(0, 0, e.output(4))];
+    }
+    src.chunks(per_slice as usize * word)
+        .enumerate()
+        .map(|(i, s)| (i as u64 * per_slice, (s.len() / word) as u64, e.input(s)))
+        .collect()
+}
+
+/// Elements of `word` bytes one gather invocation writes.
+fn gather_per_invocation(word: usize) -> u64 {
+    if word == 8 {
+        1
+    } else {
+        4 / word as u64
+    }
+}
+
+/// Records the gather of `n` elements whose source positions are in `ibuf` into
+/// `obuf`, one pass per source slice; `bad` is set if a position is out of range.
+#[allow(clippy::too_many_arguments)]
+fn record_gather(
+    e: &Engine<'_>,
+    enc: &mut wgpu::CommandEncoder,
+    slices: &[(u64, u64, wgpu::Buffer)],
+    src_len: u64,
+    word: usize,
+    n: u64,
+    ibuf: &wgpu::Buffer,
+    obuf: &wgpu::Buffer,
+    bad: &wgpu::Buffer,
+) -> Result<(), KernelError> {
+    let invocations = n.div_ceil(gather_per_invocation(word));
+    for (s0, len, slice) in slices {
+        let params = e.params([
+            invocations as u32,
+            n as u32,
+            word as u32,
+            *len as u32,
+            lo(*s0),
+            hi(*s0),
+            lo(src_len),
+            hi(src_len),
+        ]);
+        e.dispatch(
+            enc,
+            &e.pipelines().gather,
+            &[(0, &params), (1, ibuf), (2, slice), (3, obuf), (4, bad)],
+            Engine::groups(invocations),
+        )?;
+    }
+    Ok(())
+}
+
 pub(super) fn gather(
     e: &Engine<'_>,
     src: &[u8],
@@ -270,44 +331,16 @@ pub(super) fn gather(
         return Ok(());
     }
     let src_len = (src.len() / word) as u64;
-    // Slices start on a u32 boundary, so 1- and 2-byte slices hold a multiple of 4.
-    let per_slice = (e.tiles.binding_bytes / word as u64) & !3;
-    let slices: Vec<(u64, u64, wgpu::Buffer)> = if src.is_empty() {
-        vec![(0, 0, e.output(4))]
-    } else {
-        src.chunks(per_slice as usize * word)
-            .enumerate()
-            .map(|(i, s)| (i as u64 * per_slice, (s.len() / word) as u64, e.input(s)))
-            .collect()
-    };
-    let per_invocation = if word == 8 { 1 } else { 4 / word as u64 };
-    let per_tile = e.max_items(8, per_invocation) as usize;
+    let slices = source_slices(e, src, word);
+    let per_tile = e.max_items(8, gather_per_invocation(word)) as usize;
     let bad = e.output(4);
     let mut flag = [0u8; 4];
     for (ix, dst) in idx.chunks(per_tile).zip(out.chunks_mut(per_tile * word)) {
         let n = ix.len() as u64;
-        let invocations = n.div_ceil(per_invocation);
         let mut enc = e.encoder();
         let ibuf = e.input(bytes(ix));
         let obuf = e.output(n * word as u64);
-        for (s0, len, slice) in &slices {
-            let params = e.params([
-                invocations as u32,
-                n as u32,
-                word as u32,
-                *len as u32,
-                lo(*s0),
-                hi(*s0),
-                lo(src_len),
-                hi(src_len),
-            ]);
-            e.dispatch(
-                &mut enc,
-                &e.pipelines().gather,
-                &[(0, &params), (1, &ibuf), (2, slice), (3, &obuf), (4, &bad)],
-                Engine::groups(invocations),
-            )?;
-        }
+        record_gather(e, &mut enc, &slices, src_len, word, n, &ibuf, &obuf, &bad)?;
         e.finish(enc, &mut [(&obuf, 0, dst), (&bad, 0, &mut flag)])?;
         if flag != [0; 4] {
             let bad = ix
@@ -335,17 +368,11 @@ fn piece_slices(e: &Engine<'_>, pieces: &[&[u64]], a: usize, b: usize) -> wgpu::
     e.input_at(stride * pieces.len() as u64, &parts)
 }
 
-pub(super) fn interleave(
-    e: &Engine<'_>,
-    pieces: &[&[u64]],
-) -> Result<(Vec<u64>, Vec<u64>), KernelError> {
+/// The output indptr of interleaved pieces, summed on the device.
+fn interleave_indptr(e: &Engine<'_>, pieces: &[&[u64]]) -> Result<Vec<u64>, KernelError> {
     let n = check_pieces(pieces)?;
     let np = pieces.len() as u64;
-    // Indptr values of all pieces for a run of lines share one binding.
-    let max_values = e.max_items(8 * np, 1);
-    if max_values < 2 {
-        return Err(e.too_large("indptr of every piece for one line", 16 * np));
-    }
+    let max_values = max_indptr_values(e, np)?;
     let mut indptr = vec![0u64; n + 1];
     for v0 in (0..=n).step_by(max_values as usize) {
         let v1 = (v0 + max_values as usize).min(n + 1);
@@ -362,11 +389,33 @@ pub(super) fn interleave(
         )?;
         e.finish(enc, &mut [(&sums, 0, bytes_mut(&mut indptr[v0..v1]))])?;
     }
-    let total = indptr[n];
-    let mut order = vec![0u64; total as usize];
-    if total == 0 {
-        return Ok((indptr, order));
+    Ok(indptr)
+}
+
+/// Indptr values of all pieces for a run of lines share one binding.
+fn max_indptr_values(e: &Engine<'_>, np: u64) -> Result<u64, KernelError> {
+    let max_values = e.max_items(8 * np, 1);
+    if max_values < 2 {
+        return Err(e.too_large("indptr of every piece for one line", 16 * np));
     }
+    Ok(max_values)
+}
+
+/// Computes the interleaving order in tiles of output entries `k0..k1`: for each,
+/// records the order kernel into a fresh encoder and hands it to `each` with the
+/// device buffer that will hold the tile's order (source positions, u64).
+fn interleave_tiles(
+    e: &Engine<'_>,
+    pieces: &[&[u64]],
+    indptr: &[u64],
+    mut each: impl FnMut(wgpu::CommandEncoder, u64, u64, &wgpu::Buffer) -> Result<(), KernelError>,
+) -> Result<(), KernelError> {
+    let n = indptr.len() - 1;
+    let np = pieces.len() as u64;
+    if indptr[n] == 0 {
+        return Ok(());
+    }
+    let max_values = max_indptr_values(e, np)?;
     let mut offsets = Vec::with_capacity(pieces.len());
     let mut sum = 0u64;
     for p in pieces {
@@ -423,14 +472,72 @@ pub(super) fn interleave(
                 ],
                 Engine::groups(count),
             )?;
-            e.finish(
-                enc,
-                &mut [(&dst, 0, bytes_mut(&mut order[k0 as usize..k1 as usize]))],
-            )?;
+            each(enc, k0, k1, &dst)?;
         }
         la = lb;
     }
+    Ok(())
+}
+
+pub(super) fn interleave(
+    e: &Engine<'_>,
+    pieces: &[&[u64]],
+) -> Result<(Vec<u64>, Vec<u64>), KernelError> {
+    let indptr = interleave_indptr(e, pieces)?;
+    let mut order = vec![0u64; *indptr.last().unwrap_or(&0) as usize];
+    interleave_tiles(e, pieces, &indptr, |enc, k0, k1, dst| {
+        e.finish(
+            enc,
+            &mut [(dst, 0, bytes_mut(&mut order[k0 as usize..k1 as usize]))],
+        )
+    })?;
     Ok((indptr, order))
+}
+
+/// [`interleave`] with each column gathered on the device straight from the order
+/// the interleave kernel leaves there: only the columns' values travel, not the order.
+pub(super) fn interleave_values(
+    e: &Engine<'_>,
+    pieces: &[&[u64]],
+    columns: &mut [ValueColumn<'_>],
+) -> Result<Vec<u64>, KernelError> {
+    check_interleave_values(pieces, columns)?;
+    let indptr = interleave_indptr(e, pieces)?;
+    let sources: Vec<(u64, Slices)> = columns
+        .iter()
+        .map(|c| {
+            let src = c.values.concat();
+            ((src.len() / c.word) as u64, source_slices(e, &src, c.word))
+        })
+        .collect();
+    let bad = e.output(4);
+    let mut flag = [0u8; 4];
+    interleave_tiles(e, pieces, &indptr, |mut enc, k0, k1, order| {
+        let n = k1 - k0;
+        let mut outs = Vec::with_capacity(columns.len());
+        for (c, (src_len, slices)) in columns.iter().zip(&sources) {
+            let obuf = e.output(n * c.word as u64);
+            record_gather(e, &mut enc, slices, *src_len, c.word, n, order, &obuf, &bad)?;
+            outs.push(obuf);
+        }
+        let mut reads: Vec<(&wgpu::Buffer, u64, &mut [u8])> = outs
+            .iter()
+            .zip(columns.iter_mut())
+            .map(|(obuf, c)| {
+                let w = c.word;
+                (obuf, 0, &mut c.out[k0 as usize * w..k1 as usize * w])
+            })
+            .collect();
+        reads.push((&bad, 0, &mut flag));
+        e.finish(enc, &mut reads)
+    })?;
+    if flag != [0; 4] {
+        return Err(KernelError::bad(
+            "interleave",
+            "an interleaved position fell outside its column",
+        ));
+    }
+    Ok(indptr)
 }
 
 pub(super) fn tile_dense(
