@@ -4,17 +4,31 @@
 use crate::error::Result;
 use crate::store::{ArraySpec, Data, StoreWriter};
 
+/// Runs `$body` with `$a` and `$b` bound to the vectors inside two [`Data`] of one
+/// dtype. Blocks are cast to the output dtype before they meet, so a mismatch is a bug.
+macro_rules! with_pair {
+    ($what:literal, $dst:expr, $src:expr, $a:ident, $b:ident => $body:expr) => {
+        match ($dst, $src) {
+            (Data::Bool($a), Data::Bool($b)) => $body,
+            (Data::I8($a), Data::I8($b)) => $body,
+            (Data::I16($a), Data::I16($b)) => $body,
+            (Data::I32($a), Data::I32($b)) => $body,
+            (Data::I64($a), Data::I64($b)) => $body,
+            (Data::U8($a), Data::U8($b)) => $body,
+            (Data::U16($a), Data::U16($b)) => $body,
+            (Data::U32($a), Data::U32($b)) => $body,
+            (Data::U64($a), Data::U64($b)) => $body,
+            (Data::F32($a), Data::F32($b)) => $body,
+            (Data::F64($a), Data::F64($b)) => $body,
+            (Data::Str($a), Data::Str($b)) => $body,
+            (a, b) => panic!("{}: {} with {}", $what, a.dtype(), b.dtype()),
+        }
+    };
+}
+
 /// Appends `more` to `dst` (same dtype).
 pub fn extend(dst: &mut Data, more: Data) {
-    macro_rules! ext {
-        ($($v:ident),*) => {
-            match (dst, more) {
-                $((Data::$v(a), Data::$v(b)) => a.extend(b),)*
-                (a, b) => panic!("extend: {} with {}", a.dtype(), b.dtype()),
-            }
-        };
-    }
-    ext!(Bool, I8, I16, I32, I64, U8, U16, U32, U64, F32, F64, Str)
+    with_pair!("extend", dst, more, a, b => a.extend(b))
 }
 
 /// Joins blocks of one dtype end to end into a block allocated once at its full size
@@ -38,32 +52,16 @@ pub fn concat(dtype: crate::store::DType, parts: Vec<Data>) -> Data {
 /// Moves the first `n` elements of `src` to the end of `dst` (same dtype); the rest of
 /// `src` shifts down in place, with no new allocation.
 pub fn move_front(dst: &mut Data, src: &mut Data, n: usize) {
-    macro_rules! mv {
-        ($($v:ident),*) => {
-            match (dst, src) {
-                $((Data::$v(a), Data::$v(b)) => a.extend(b.drain(..n)),)*
-                (a, b) => panic!("move_front: {} with {}", a.dtype(), b.dtype()),
-            }
-        };
-    }
-    mv!(Bool, I8, I16, I32, I64, U8, U16, U32, U64, F32, F64, Str)
+    with_pair!("move_front", dst, src, a, b => a.extend(b.drain(..n)))
 }
 
 /// Moves the last `n` elements of `src` to the end of `dst` (same dtype), truncating
 /// `src`.
 pub fn move_back(dst: &mut Data, src: &mut Data, n: usize) {
-    macro_rules! mv {
-        ($($v:ident),*) => {
-            match (dst, src) {
-                $((Data::$v(a), Data::$v(b)) => {
-                    let at = b.len() - n;
-                    a.extend(b.drain(at..));
-                })*
-                (a, b) => panic!("move_back: {} with {}", a.dtype(), b.dtype()),
-            }
-        };
-    }
-    mv!(Bool, I8, I16, I32, I64, U8, U16, U32, U64, F32, F64, Str)
+    with_pair!("move_back", dst, src, a, b => {
+        let at = b.len() - n;
+        a.extend(b.drain(at..))
+    })
 }
 
 /// Empties `d`, keeping its allocation.

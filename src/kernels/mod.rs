@@ -142,20 +142,13 @@ pub trait Kernels: Send + Sync {
     fn interleave(&self, pieces: &[&[u64]]) -> Result<(Vec<u64>, Vec<u64>), KernelError>;
 
     /// [`Kernels::interleave`] with value columns moved along, all behind one
-    /// interleaving: each column receives its pieces' values in output order.
-    /// Returns the output indptr.
+    /// interleaving: each column receives its pieces' values in output order, as a
+    /// gather through the interleave order would. Returns the output indptr.
     fn interleave_values(
         &self,
         pieces: &[&[u64]],
         columns: &mut [ValueColumn<'_>],
-    ) -> Result<Vec<u64>, KernelError> {
-        check_interleave_values(pieces, columns)?;
-        let (indptr, order) = self.interleave(pieces)?;
-        for c in columns.iter_mut() {
-            self.gather_into(&c.values.concat(), c.word, &order, c.out)?;
-        }
-        Ok(indptr)
-    }
+    ) -> Result<Vec<u64>, KernelError>;
 
     /// An `out_rows` x `out_cols` row-major block of `word`-byte elements, first all
     /// `fill` (its low `word` bytes, little-endian), then each piece written over it in
@@ -240,6 +233,7 @@ pub(crate) fn check_interleave_values(
 ) -> Result<(), KernelError> {
     const K: &str = "interleave";
     let lines = check_pieces(pieces)?;
+    let total: usize = pieces.iter().map(|p| p[lines] as usize).sum();
     for (c, column) in columns.iter().enumerate() {
         let word = column.word;
         check_word(K, word)?;
@@ -253,7 +247,6 @@ pub(crate) fn check_interleave_values(
                 ),
             ));
         }
-        let mut total = 0usize;
         for (i, (p, v)) in pieces.iter().zip(&column.values).enumerate() {
             let entries = p[lines] as usize;
             if v.len() != entries * word {
@@ -265,7 +258,6 @@ pub(crate) fn check_interleave_values(
                     ),
                 ));
             }
-            total += entries;
         }
         if column.out.len() != total * word {
             return Err(KernelError::bad(

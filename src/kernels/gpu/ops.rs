@@ -289,7 +289,7 @@ fn gather_per_invocation(word: usize) -> u64 {
 fn record_gather(
     e: &Engine<'_>,
     enc: &mut wgpu::CommandEncoder,
-    slices: &[(u64, u64, wgpu::Buffer)],
+    slices: &Slices,
     src_len: u64,
     word: usize,
     n: u64,
@@ -503,6 +503,9 @@ pub(super) fn interleave_values(
 ) -> Result<Vec<u64>, KernelError> {
     check_interleave_values(pieces, columns)?;
     let indptr = interleave_indptr(e, pieces)?;
+    if columns.is_empty() {
+        return Ok(indptr);
+    }
     let sources: Vec<(u64, Slices)> = columns
         .iter()
         .map(|c| {
