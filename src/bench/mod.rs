@@ -85,14 +85,16 @@ pub struct CaseResult {
 }
 
 /// Busy time of each part of one adcat run, in seconds, read from its `--report-json`
-/// (under the names it has there). Reading and writing overlap, so the parts can
-/// add up to more than the wall time.
+/// (under the names it has there). Reading, assembling and writing overlap, so the
+/// parts can add up to more than the wall time.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunPhases {
     #[serde(rename(deserialize = "seconds_plan"))]
     pub plan: f64,
     #[serde(rename(deserialize = "seconds_reading"))]
     pub reading: f64,
+    #[serde(rename(deserialize = "seconds_assembling"), default)]
+    pub assembling: f64,
     #[serde(rename(deserialize = "seconds_kernels"))]
     pub kernels: f64,
     #[serde(rename(deserialize = "seconds_writing"))]

@@ -308,6 +308,7 @@ impl Report {
                             format!("{:.2}", sample.seconds),
                             format!("{:.2}", p.plan),
                             format!("{:.2}", p.reading),
+                            format!("{:.2}", p.assembling),
                             format!("{:.2}", p.kernels),
                             opt(d.map(|d| d.seconds_upload), 2),
                             opt(d.map(|d| d.seconds_compute), 2),
@@ -323,9 +324,9 @@ impl Report {
         }
         s.push_str(
             "\nWhere adcat's time goes (the run nearest the median, seconds of busy time):\n\n\
-             | case | fmt | run | wall | plan | read+decode | kernels | upload | compute | readback | encode+write |\n",
+             | case | fmt | run | wall | plan | read+decode | assemble | kernels | upload | compute | readback | encode+write |\n",
         );
-        s.push_str(&"|---".repeat(11));
+        s.push_str(&"|---".repeat(12));
         s.push_str("|\n");
         for row in rows {
             let _ = writeln!(s, "{row}");

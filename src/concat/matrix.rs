@@ -69,6 +69,14 @@ pub struct MatrixJob {
     pub nnz_bound: u64,
 }
 
+/// What one input holds of a sparse output block, as read: `n` lines, or `None` where
+/// the input lacks the element.
+struct ReadPart {
+    part: usize,
+    n: usize,
+    lines: Option<Lines>,
+}
+
 /// A run of lines in compressed form: `indptr` starts at 0.
 #[derive(Debug)]
 struct Lines {
@@ -128,13 +136,21 @@ impl Select {
 }
 
 /// Rows `first..first + rows` of one read block, placed at output row `row_offset`
-/// through column map `map`.
+/// through the column map of `part`.
 struct Cut {
     read: usize,
     first: usize,
     rows: usize,
     row_offset: usize,
-    map: usize,
+    /// The part whose column map places the piece.
+    part: usize,
+}
+
+/// Blocks read from the inputs for one dense output block, and the pieces cut from them.
+#[derive(Default)]
+struct DenseRead {
+    blocks: Vec<Data>,
+    cuts: Vec<Cut>,
 }
 
 /// Input rows `start..start + rows` read at once for the runs within them.
@@ -223,8 +239,11 @@ pub struct Ctx<'a> {
 /// writer overlap, so these add up to more than the wall time.
 #[derive(Debug, Default)]
 pub struct Phases {
-    /// Reading, decoding and assembling blocks (kernel calls included).
+    /// Reading and decoding the inputs' chunks of each block.
     pub reading: AtomicU64,
+    /// Assembling blocks from what was read: reindexing, filling, interleaving
+    /// (kernel calls included).
+    pub assembling: AtomicU64,
     /// Encoding and writing blocks.
     pub writing: AtomicU64,
     /// Inside kernel calls, on either side.
@@ -257,6 +276,25 @@ impl MatrixJob {
             .map_err(|e| kernel_error(ctx.out.path(), &self.node, e))
     }
 
+    /// Whether assembling blocks gets a thread of its own between reading and writing:
+    /// when a device does it, or when there is assembling to do at all. Where every
+    /// input's block is the output's as read, a third stage would only hold one more
+    /// block.
+    fn overlap_assembly(&self, ctx: &Ctx<'_>) -> bool {
+        let along_major = match self.kind {
+            OutKind::Dense | OutKind::Csr => self.axis == 0,
+            OutKind::Csc => self.axis == 1,
+        };
+        let width = self.shape[1 - self.axis];
+        let as_read = along_major
+            && self.parts.iter().all(|p| {
+                p.source
+                    .as_ref()
+                    .is_some_and(|src| p.alt.identity && src.shape[1 - self.axis] == width)
+            });
+        ctx.kernels.on_device() || !as_read
+    }
+
     fn part_stores<'a>(&self, ctx: &'a Ctx<'_>, part: &Part) -> &'a dyn StoreReader {
         ctx.inputs[part.input]
     }
@@ -280,6 +318,16 @@ impl MatrixJob {
             .iter()
             .map(|p| (self.axis == 1 && p.source.is_some()).then(|| p.alt.new_to_old()))
             .collect();
+        // The output column of each input column, once per matrix.
+        let col_maps: Vec<Vec<u64>> = self
+            .parts
+            .iter()
+            .map(|p| match &p.source {
+                Some(_) if self.axis == 0 => table_of(&p.alt),
+                Some(src) => (p.offset..p.offset + src.shape[1]).collect(),
+                None => Vec::new(),
+            })
+            .collect();
         let chunk_rows = self
             .parts
             .iter()
@@ -291,11 +339,17 @@ impl MatrixJob {
                 _ => Ok(1),
             })
             .collect::<Result<Vec<u64>>>()?;
-        crate::concat::pipeline::run(
+        crate::concat::pipeline::run_staged(
             crate::concat::pipeline::ranges(rows, block_rows),
+            self.overlap_assembly(ctx),
             |r0, r1| {
                 timing::time(&ctx.phases.reading, || {
-                    self.dense_block(ctx, r0, r1, &inverses, &chunk_rows)
+                    self.dense_read(ctx, r0, r1, &inverses, &chunk_rows)
+                })
+            },
+            |r0, r1, read| {
+                timing::time(&ctx.phases.assembling, || {
+                    self.dense_block(ctx, r0, r1, read, &col_maps)
                 })
             },
             |r0, r1, block| {
@@ -309,23 +363,19 @@ impl MatrixJob {
         )
     }
 
-    /// Output rows `r0..r1` of a dense result.
-    fn dense_block(
+    /// What every input holds of output rows `r0..r1` of a dense result, as read.
+    fn dense_read(
         &self,
         ctx: &Ctx<'_>,
         r0: u64,
         r1: u64,
         inverses: &[Option<Vec<Option<u64>>>],
         chunk_rows: &[u64],
-    ) -> Result<Data> {
-        let cols = self.shape[1];
-        let word = self.dtype.size();
-        // Blocks read from the inputs, the output column of each input column, and the
-        // pieces cut from them.
-        let mut reads: Vec<Data> = Vec::new();
-        let mut maps: Vec<Vec<u64>> = Vec::new();
-        let mut cuts: Vec<Cut> = Vec::new();
-        for ((part, inv), &chunk) in self.parts.iter().zip(inverses).zip(chunk_rows) {
+    ) -> Result<DenseRead> {
+        let mut read = DenseRead::default();
+        for (((i, part), inv), &chunk) in
+            self.parts.iter().enumerate().zip(inverses).zip(chunk_rows)
+        {
             let Some(src) = &part.source else { continue };
             let store = self.part_stores(ctx, part);
             let width = src.shape[1];
@@ -335,53 +385,65 @@ impl MatrixJob {
                     continue;
                 }
                 let data = store.read(&src.node, &[a - part.offset, 0], &[b - a, width])?;
-                cuts.push(Cut {
-                    read: reads.len(),
+                read.cuts.push(Cut {
+                    read: read.blocks.len(),
                     first: 0,
                     rows: (b - a) as usize,
                     row_offset: (a - r0) as usize,
-                    map: maps.len(),
+                    part: i,
                 });
-                reads.push(cast(data, self.dtype));
-                maps.push(table_of(&part.alt));
+                read.blocks.push(cast(data, self.dtype));
             } else {
                 let inv = inv.as_ref().expect("computed for present parts");
                 let sel = Select::List(inv[r0 as usize..r1 as usize].to_vec());
-                let map = maps.len();
-                maps.push((part.offset..part.offset + width).collect());
                 for span in spans(sel.runs(), chunk) {
                     let data = store.read(&src.node, &[span.start, 0], &[span.rows, width])?;
                     for (local, line, n) in span.runs {
-                        cuts.push(Cut {
-                            read: reads.len(),
+                        read.cuts.push(Cut {
+                            read: read.blocks.len(),
                             first: (line - span.start) as usize,
                             rows: n as usize,
                             row_offset: local,
-                            map,
+                            part: i,
                         });
                     }
-                    reads.push(cast(data, self.dtype));
+                    read.blocks.push(cast(data, self.dtype));
                 }
             }
         }
+        Ok(read)
+    }
+
+    /// Output rows `r0..r1` of a dense result, tiled from what [`Self::dense_read`] read.
+    fn dense_block(
+        &self,
+        ctx: &Ctx<'_>,
+        r0: u64,
+        r1: u64,
+        read: DenseRead,
+        col_maps: &[Vec<u64>],
+    ) -> Result<Data> {
+        let cols = self.shape[1];
+        let word = self.dtype.size();
+        let DenseRead { mut blocks, cuts } = read;
         // A block that one input fills in full, columns in order, is that input's block:
         // no index work, no copy (the common case of inputs sharing their variables).
         if let [cut] = cuts.as_slice() {
-            let col_map = &maps[cut.map];
+            let col_map = &col_maps[cut.part];
             let identity = col_map.len() as u64 == cols
                 && col_map.iter().enumerate().all(|(i, &c)| c == i as u64);
             if identity
                 && cut.rows as u64 == r1 - r0
-                && reads[cut.read].len() == cut.rows * cols as usize
+                && blocks[cut.read].len() == cut.rows * cols as usize
             {
-                return Ok(reads.swap_remove(cut.read));
+                return Ok(blocks.swap_remove(cut.read));
             }
         }
-        let bytes: Vec<std::borrow::Cow<'_, [u8]>> = reads.iter().map(bytes_of).collect();
+        let bytes: Vec<std::borrow::Cow<'_, [u8]>> = blocks.iter().map(bytes_of).collect();
         let tiles = cuts
             .iter()
             .map(|c| {
-                let col_map = maps[c.map].as_slice();
+                let col_map = col_maps[c.part].as_slice();
                 let row_bytes = col_map.len() * word;
                 let data = bytes[c.read]
                     .get(c.first * row_bytes..(c.first + c.rows) * row_bytes)
@@ -471,14 +533,20 @@ impl MatrixJob {
             .collect();
         let tables: Vec<Vec<u64>> = self.parts.iter().map(|p| table_of(&p.alt)).collect();
         let mut nnz = 0u64;
-        crate::concat::pipeline::run(
+        crate::concat::pipeline::run_staged(
             crate::concat::pipeline::ranges(major, lines_per_block),
+            self.overlap_assembly(ctx),
             |m0, m1| {
                 timing::time(&ctx.phases.reading, || {
+                    self.sparse_read(ctx, m0, m1, along_major, &inverses)
+                })
+            },
+            |m0, m1, read| {
+                timing::time(&ctx.phases.assembling, || {
                     if along_major {
-                        self.block_along_major(ctx, m0, m1, minor, &tables)
+                        self.block_along_major(ctx, read, minor, &tables)
                     } else {
-                        self.block_along_minor(ctx, m0, m1, &inverses)
+                        self.block_along_minor(ctx, m0, m1, read, &inverses)
                     }
                 })
             },
@@ -512,28 +580,57 @@ impl MatrixJob {
         Ok(())
     }
 
-    /// Output lines `m0..m1` when inputs follow each other along them.
-    fn block_along_major(
+    /// What every input holds of output lines `m0..m1`, as read: the inputs that
+    /// reach into them when they follow each other along them, every input when they
+    /// sit side by side across them.
+    fn sparse_read(
         &self,
         ctx: &Ctx<'_>,
         m0: u64,
         m1: u64,
+        along_major: bool,
+        inverses: &[Option<Vec<Option<u64>>>],
+    ) -> Result<Vec<ReadPart>> {
+        let mut out = Vec::with_capacity(self.parts.len());
+        for (i, (part, inv)) in self.parts.iter().zip(inverses).enumerate() {
+            let (sel, n) = if along_major {
+                let (a, b) = (m0.max(part.offset), m1.min(part.offset + part.len));
+                if a >= b {
+                    continue;
+                }
+                (
+                    Select::Range(a - part.offset, b - part.offset),
+                    (b - a) as usize,
+                )
+            } else {
+                let inv = inv.as_ref().expect("computed when inputs sit side by side");
+                (
+                    Select::List(inv[m0 as usize..m1 as usize].to_vec()),
+                    (m1 - m0) as usize,
+                )
+            };
+            let lines = match &part.source {
+                Some(src) => Some(self.fetch(ctx, part, src, &sel)?),
+                None => None,
+            };
+            out.push(ReadPart { part: i, n, lines });
+        }
+        Ok(out)
+    }
+
+    /// Output lines of one block when inputs follow each other along them.
+    fn block_along_major(
+        &self,
+        ctx: &Ctx<'_>,
+        read: Vec<ReadPart>,
         minor: u64,
         tables: &[Vec<u64>],
     ) -> Result<Lines> {
-        let mut out = Vec::new();
-        for (part, table) in self.parts.iter().zip(tables) {
-            let (a, b) = (m0.max(part.offset), m1.min(part.offset + part.len));
-            if a >= b {
-                continue;
-            }
-            let n = (b - a) as usize;
-            let mut lines = match &part.source {
-                Some(src) => {
-                    let sel = Select::Range(a - part.offset, b - part.offset);
-                    let raw = self.fetch(ctx, part, src, &sel)?;
-                    self.k(ctx, || remap(ctx.kernels, raw, &part.alt, table))?
-                }
+        let mut out = Vec::with_capacity(read.len());
+        for ReadPart { part: i, n, lines } in read {
+            let part = &self.parts[i];
+            let mut lines = match lines {
+                Some(raw) => self.k(ctx, || remap(ctx.kernels, raw, &part.alt, &tables[i]))?,
                 None => Lines::empty(n, self.dtype),
             };
             if self.fill != 0.0 {
@@ -557,25 +654,25 @@ impl MatrixJob {
         ctx: &Ctx<'_>,
         m0: u64,
         m1: u64,
+        read: Vec<ReadPart>,
         inverses: &[Option<Vec<Option<u64>>>],
     ) -> Result<Lines> {
         let n = (m1 - m0) as usize;
-        let mut pieces = Vec::with_capacity(self.parts.len());
-        for (part, inv) in self.parts.iter().zip(inverses) {
-            let inv = inv.as_ref().expect("computed when inputs sit side by side");
-            let wanted: Vec<Option<u64>> = inv[m0 as usize..m1 as usize].to_vec();
-            let mut lines = match &part.source {
-                Some(src) => self.fetch(ctx, part, src, &Select::List(wanted.clone()))?,
-                None => Lines::empty(n, self.dtype),
-            };
+        let mut pieces = Vec::with_capacity(read.len());
+        for ReadPart { part: i, lines, .. } in read {
+            let part = &self.parts[i];
+            let mut lines = lines.unwrap_or_else(|| Lines::empty(n, self.dtype));
             if part.offset > 0 {
                 lines.indices =
                     self.k(ctx, || ctx.kernels.add_offset(&lines.indices, part.offset))?;
             }
             if self.fill != 0.0 {
+                let inv = inverses[i]
+                    .as_ref()
+                    .expect("computed when inputs sit side by side");
                 let all: Vec<u64> = (part.offset..part.offset + part.len).collect();
-                let mut filled_lines = Vec::with_capacity(wanted.len());
-                for (l, w) in wanted.iter().enumerate() {
+                let mut filled_lines = Vec::with_capacity(n);
+                for (l, w) in inv[m0 as usize..m1 as usize].iter().enumerate() {
                     let one = slice_lines(&lines, l, l + 1);
                     let one = if w.is_none() || part.source.is_none() {
                         add_fill(one, &all, self.fill, self.dtype)

@@ -978,9 +978,11 @@ pub struct Report {
     pub device_reason: String,
     pub seconds_plan: f64,
     pub seconds_write: f64,
-    /// Busy time of the block loops' reader thread (read, decode, assemble), writer
-    /// (encode, write) and kernel calls; they overlap, so they can sum past the wall.
+    /// Busy time of the block loops' three threads: reading (read, decode), assembling
+    /// (reindex, fill, interleave; kernel calls included) and writing (encode, write),
+    /// and of the kernel calls alone; the threads overlap, so they can sum past the wall.
     pub seconds_reading: f64,
+    pub seconds_assembling: f64,
     pub seconds_writing: f64,
     pub seconds_kernels: f64,
     /// For a GPU backend, how its kernel time splits into upload, compute and
@@ -1140,6 +1142,7 @@ pub fn concat(options: ConcatOptions) -> Result<Report> {
         seconds_plan: (t1 - t0).as_secs_f64(),
         seconds_write: (t2 - t1).as_secs_f64(),
         seconds_reading: crate::timing::seconds(&phases.reading),
+        seconds_assembling: crate::timing::seconds(&phases.assembling),
         seconds_writing: crate::timing::seconds(&phases.writing),
         seconds_kernels: crate::timing::seconds(&phases.kernels),
         device_phases,

@@ -103,6 +103,13 @@ pub trait Kernels: Send + Sync {
         None
     }
 
+    /// Whether calls wait on a device rather than keep this machine's cores busy: the
+    /// block loop then gives the kernel calls a thread of their own, so decoding the
+    /// next block and encoding the last go on while the device works.
+    fn on_device(&self) -> bool {
+        false
+    }
+
     /// `out[i] = values[i] + base`; an error if any sum overflows.
     fn add_offset(&self, values: &[u64], base: u64) -> Result<Vec<u64>, KernelError>;
 

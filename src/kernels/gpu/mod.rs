@@ -399,6 +399,10 @@ impl Kernels for GpuKernels {
         Some(self.ctx.clock.seconds())
     }
 
+    fn on_device(&self) -> bool {
+        true
+    }
+
     fn add_offset(&self, values: &[u64], base: u64) -> Result<Vec<u64>, KernelError> {
         let pipeline = match &self.ctx.pipelines.add_offset_int64 {
             Some(native) if self.int64 => native,
