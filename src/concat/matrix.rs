@@ -74,7 +74,7 @@ pub struct MatrixJob {
 struct ReadPart {
     part: usize,
     n: usize,
-    lines: Option<Lines>,
+    lines: Option<Fetched>,
 }
 
 /// A run of lines in compressed form: `indptr` starts at 0.
@@ -630,7 +630,10 @@ impl MatrixJob {
         for ReadPart { part: i, n, lines } in read {
             let part = &self.parts[i];
             let mut lines = match lines {
-                Some(raw) => self.k(ctx, || remap(ctx.kernels, raw, &part.alt, &tables[i]))?,
+                Some(fetched) => {
+                    let raw = self.lines_of(ctx, fetched)?;
+                    self.k(ctx, || remap(ctx.kernels, raw, &part.alt, &tables[i]))?
+                }
                 None => Lines::empty(n, self.dtype),
             };
             if self.fill != 0.0 {
@@ -661,7 +664,10 @@ impl MatrixJob {
         let mut pieces = Vec::with_capacity(read.len());
         for ReadPart { part: i, lines, .. } in read {
             let part = &self.parts[i];
-            let mut lines = lines.unwrap_or_else(|| Lines::empty(n, self.dtype));
+            let mut lines = match lines {
+                Some(fetched) => self.lines_of(ctx, fetched)?,
+                None => Lines::empty(n, self.dtype),
+            };
             if part.offset > 0 {
                 lines.indices =
                     self.k(ctx, || ctx.kernels.add_offset(&lines.indices, part.offset))?;
@@ -691,20 +697,61 @@ impl MatrixJob {
 
     /// Reads the selected lines of one input in the output's orientation, with the
     /// input's own minor positions and the output dtype.
-    fn fetch(&self, ctx: &Ctx<'_>, part: &Part, src: &Source, sel: &Select) -> Result<Lines> {
+    fn fetch(&self, ctx: &Ctx<'_>, part: &Part, src: &Source, sel: &Select) -> Result<Fetched> {
         let store = self.part_stores(ctx, part);
         let out_csr = self.out_csr();
-        let lines = match src.storage {
+        Ok(match src.storage {
             Storage::Sparse { csr, .. } if csr == out_csr => {
-                fetch_same(store, src, sel, self.dtype)?
+                Fetched::Lines(fetch_same(store, src, sel, self.dtype)?)
             }
             Storage::Sparse { csr, .. } => {
                 fetch_transposed(store, src, csr, sel, self.dtype, ctx.block_bytes)?
             }
-            Storage::Dense => fetch_dense(store, src, out_csr, sel, self.dtype, ctx.block_bytes)?,
-        };
-        Ok(lines)
+            Storage::Dense => Fetched::Lines(fetch_dense(
+                store,
+                src,
+                out_csr,
+                sel,
+                self.dtype,
+                ctx.block_bytes,
+            )?),
+        })
     }
+
+    /// Lines from what [`Self::fetch`] read: entries of the other orientation are
+    /// grouped into lines by the transpose kernel.
+    fn lines_of(&self, ctx: &Ctx<'_>, fetched: Fetched) -> Result<Lines> {
+        match fetched {
+            Fetched::Lines(lines) => Ok(lines),
+            Fetched::Transposing {
+                n,
+                lines,
+                majors,
+                values,
+            } => self.k(ctx, || {
+                let t = ctx.kernels.transpose(&lines, &majors, n)?;
+                Ok(Lines {
+                    data: gather_data(ctx.kernels, &values, &t.keep)?,
+                    indptr: t.indptr,
+                    indices: t.indices,
+                })
+            }),
+        }
+    }
+}
+
+/// What an input holds of some output lines, as read.
+enum Fetched {
+    /// Already in the output's orientation.
+    Lines(Lines),
+    /// Entries of the other orientation, in input order, to be grouped into `n` lines:
+    /// each one's output line, its position in that line's orientation, and values.
+    Transposing {
+        n: usize,
+        lines: Vec<u64>,
+        majors: Vec<u64>,
+        values: Data,
+    },
 }
 
 /// The lines of `parts` one after another, every array allocated once at its full size.
@@ -921,7 +968,7 @@ fn fetch_transposed(
     sel: &Select,
     dtype: DType,
     block_bytes: u64,
-) -> Result<Lines> {
+) -> Result<Fetched> {
     let (data_node, indices_node, indptr_node) = (
         join(&src.node, "data"),
         join(&src.node, "indices"),
@@ -946,7 +993,9 @@ fn fetch_transposed(
         }
     }
     let n = sel.len();
-    let mut entries: Vec<(usize, u64, usize)> = Vec::new(); // (line, minor in output, position in vals)
+    // Each kept entry's output line and its input line (the output's minor position),
+    // in input order; its value is at the same position in `vals`.
+    let (mut lines, mut majors) = (Vec::new(), Vec::new());
     let mut vals = Data::with_capacity(dtype, 0);
     let step = (block_bytes / 64).max(1024);
     let ptr = read_index(store, &indptr_node, 0, src_major + 1)?;
@@ -982,7 +1031,8 @@ fn fetch_transposed(
                         ));
                     }
                     if let Some(l) = wanted[m as usize] {
-                        entries.push((l, j, vals.len() + keep.len()));
+                        lines.push(l as u64);
+                        majors.push(j);
                         keep.push(k);
                     }
                 }
@@ -991,20 +1041,11 @@ fn fetch_transposed(
         }
         j0 = j1;
     }
-    // Stable by line: within a line entries stay in ascending input-major order.
-    entries.sort_by_key(|e| e.0);
-    let mut indptr = vec![0u64; n + 1];
-    for e in &entries {
-        indptr[e.0 + 1] += 1;
-    }
-    for i in 0..n {
-        indptr[i + 1] += indptr[i];
-    }
-    let order: Vec<usize> = entries.iter().map(|e| e.2).collect();
-    Ok(Lines {
-        indptr,
-        indices: entries.iter().map(|e| e.1).collect(),
-        data: gather(&vals, &order),
+    Ok(Fetched::Transposing {
+        n,
+        lines,
+        majors,
+        values: vals,
     })
 }
 

@@ -74,6 +74,35 @@ impl Kernels for CpuKernels {
             .collect()
     }
 
+    fn transpose(&self, lines: &[u64], majors: &[u64], n: usize) -> Result<Remapped, KernelError> {
+        let kept = super::check_transpose(lines, majors, n)? as usize;
+        // A counting sort: one pass counts, one places, each entry after those of
+        // its line that came before it.
+        let mut indptr = vec![0u64; n + 1];
+        for &l in lines.iter().filter(|&&l| l != DROPPED) {
+            indptr[l as usize + 1] += 1;
+        }
+        for i in 0..n {
+            indptr[i + 1] += indptr[i];
+        }
+        let mut cursor = indptr[..n].to_vec();
+        let (mut indices, mut keep) = (vec![0u64; kept], vec![0u64; kept]);
+        for (k, (&l, &m)) in lines.iter().zip(majors).enumerate() {
+            if l == DROPPED {
+                continue;
+            }
+            let at = &mut cursor[l as usize];
+            indices[*at as usize] = m;
+            keep[*at as usize] = k as u64;
+            *at += 1;
+        }
+        Ok(Remapped {
+            indptr,
+            indices,
+            keep,
+        })
+    }
+
     fn remap(
         &self,
         indptr: &[u64],

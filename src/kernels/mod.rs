@@ -126,6 +126,13 @@ pub trait Kernels: Send + Sync {
         sort: bool,
     ) -> Result<Remapped, KernelError>;
 
+    /// Groups entries into `n` output lines, keeping their order within each line:
+    /// entry `k` goes to line `lines[k]` (below `n`, or [`DROPPED`] to leave it out)
+    /// with index `majors[k]`. Returns the lines' indptr, the indices, and each output
+    /// entry's position `k` in `keep`. Entries read line by line from compressed
+    /// lines of the other orientation come out transposed.
+    fn transpose(&self, lines: &[u64], majors: &[u64], n: usize) -> Result<Remapped, KernelError>;
+
     /// `out[k] = src[idx[k]]` over elements of `word` bytes (1, 2, 4 or 8).
     fn gather(&self, src: &[u8], word: usize, idx: &[u64]) -> Result<Vec<u8>, KernelError> {
         let mut out = vec![0u8; idx.len() * word];
@@ -305,6 +312,27 @@ pub(crate) fn check_gather(
         ));
     }
     Ok(())
+}
+
+/// Checks of [`Kernels::transpose`]'s arguments; returns how many entries are kept.
+pub(crate) fn check_transpose(lines: &[u64], majors: &[u64], n: usize) -> Result<u64, KernelError> {
+    if lines.len() != majors.len() {
+        return Err(KernelError::bad(
+            "transpose",
+            format!("{} lines for {} indices", lines.len(), majors.len()),
+        ));
+    }
+    let mut kept = 0u64;
+    for &l in lines {
+        if l == DROPPED {
+            continue;
+        }
+        if l >= n as u64 {
+            return Err(KernelError::bad("transpose", format!("line {l} of {n}")));
+        }
+        kept += 1;
+    }
+    Ok(kept)
 }
 
 /// Checks shared by every backend, so both reject the same inputs with the same error.

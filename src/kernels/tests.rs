@@ -39,6 +39,35 @@ fn ref_remap(indptr: &[u64], indices: &[u64], table: &[u64], sort: bool) -> Rema
     out
 }
 
+fn ref_transpose(lines: &[u64], majors: &[u64], n: usize) -> Remapped {
+    let mut out = Remapped {
+        indptr: vec![0],
+        ..Remapped::default()
+    };
+    for l in 0..n as u64 {
+        for (k, _) in lines.iter().enumerate().filter(|(_, &x)| x == l) {
+            out.indices.push(majors[k]);
+            out.keep.push(k as u64);
+        }
+        out.indptr.push(out.indices.len() as u64);
+    }
+    out
+}
+
+/// The entries of compressed lines as `transpose` takes them: each entry's output line
+/// (its index through `table`, which may drop it) and its input line as the index.
+fn transpose_input(indptr: &[u64], indices: &[u64], table: &[u64]) -> (Vec<u64>, Vec<u64>) {
+    let mut lines = Vec::new();
+    let mut majors = Vec::new();
+    for j in 0..indptr.len() - 1 {
+        for &i in &indices[indptr[j] as usize..indptr[j + 1] as usize] {
+            lines.push(table[i as usize]);
+            majors.push(j as u64 + (1 << 33));
+        }
+    }
+    (lines, majors)
+}
+
 fn ref_gather(src: &[u8], word: usize, idx: &[u64]) -> Vec<u8> {
     let mut out = Vec::new();
     for &i in idx {
@@ -307,6 +336,37 @@ macro_rules! kernel_suite {
             check_remap(&k, &ptr, &idx, &table(5000, 3, 1), false);
         }
 
+        fn check_transpose(k: &impl Kernels, lines: &[u64], majors: &[u64], n: usize) {
+            let got = k.transpose(lines, majors, n).expect("transpose");
+            assert_eq!(got, ref_transpose(lines, majors, n), "{}", k.name());
+        }
+
+        #[test]
+        fn transpose_cases() {
+            let Some(k) = backend() else { return };
+            // Nothing, no lines, everything dropped.
+            check_transpose(&k, &[], &[], 0);
+            check_transpose(&k, &[], &[], 3);
+            check_transpose(&k, &[DROPPED; 4], &[1, 2, 3, 4], 2);
+            // Short and long lines of a CSC block read column by column, some rows
+            // dropped, over several tiles of the small-binding backends.
+            for (lengths, width, drop_every) in [
+                (vec![3usize, 0, 5, 1], 8u64, 0u64),
+                ((0..300).map(|i| (i * 7) % 13).collect(), 40, 3),
+                (vec![0, 900, 2, 0, 700], 1000, 5),
+            ] {
+                let (ptr, idx) = lines(&lengths, width, 11);
+                let table: Vec<u64> = (0..width)
+                    .map(|i| if drop_every > 0 && i % drop_every == 0 { DROPPED } else { i })
+                    .collect();
+                let (l, m) = transpose_input(&ptr, &idx, &table);
+                check_transpose(&k, &l, &m, width as usize);
+            }
+            // Lines out of range and lengths that differ are errors, as on every backend.
+            assert!(matches!(k.transpose(&[0, 3], &[0, 0], 3), Err(KernelError::BadArgument { .. })));
+            assert!(matches!(k.transpose(&[0], &[0, 0], 3), Err(KernelError::BadArgument { .. })));
+        }
+
         #[test]
         fn remap_large() {
             let Some(k) = backend() else { return };
@@ -555,6 +615,15 @@ macro_rules! kernel_suite {
             fn prop_remap((ptr, idx, table, sort) in remap_input()) {
                 let Some(k) = backend() else { return Ok(()) };
                 prop_assert_eq!(k.remap(&ptr, &idx, &table, sort).unwrap(), ref_remap(&ptr, &idx, &table, sort));
+            }
+
+            #[test]
+            fn prop_transpose(lines in prop::collection::vec(prop::option::weighted(0.8, 0u64..12), 0..400), seed in any::<u64>()) {
+                let Some(k) = backend() else { return Ok(()) };
+                let n = 12;
+                let lines: Vec<u64> = lines.into_iter().map(|l| l.unwrap_or(DROPPED)).collect();
+                let majors: Vec<u64> = (0..lines.len() as u64).map(|i| i.wrapping_mul(seed | 1)).collect();
+                prop_assert_eq!(k.transpose(&lines, &majors, n).unwrap(), ref_transpose(&lines, &majors, n));
             }
 
             #[test]

@@ -160,6 +160,8 @@ struct Pipelines {
     remap_scatter: wgpu::ComputePipeline,
     remap_lines: wgpu::ComputePipeline,
     remap_sort: wgpu::ComputePipeline,
+    transpose_count: wgpu::ComputePipeline,
+    transpose_scatter: wgpu::ComputePipeline,
     gather: wgpu::ComputePipeline,
     interleave_count: wgpu::ComputePipeline,
     interleave_order: wgpu::ComputePipeline,
@@ -198,6 +200,10 @@ impl Pipelines {
             remap_scatter: one(wgpu::include_wgsl!("../../../shaders/remap_scatter.wgsl")),
             remap_lines: one(wgpu::include_wgsl!("../../../shaders/remap_lines.wgsl")),
             remap_sort: one(wgpu::include_wgsl!("../../../shaders/remap_sort.wgsl")),
+            transpose_count: one(wgpu::include_wgsl!("../../../shaders/transpose_count.wgsl")),
+            transpose_scatter: one(wgpu::include_wgsl!(
+                "../../../shaders/transpose_scatter.wgsl"
+            )),
             gather: one(wgpu::include_wgsl!("../../../shaders/gather.wgsl")),
             interleave_count: pipeline(&interleave, "count"),
             interleave_order: pipeline(&interleave, "order_entries"),
@@ -419,6 +425,10 @@ impl Kernels for GpuKernels {
         sort: bool,
     ) -> Result<Remapped, KernelError> {
         self.scoped("remap", |e| ops::remap(e, indptr, indices, table, sort))
+    }
+
+    fn transpose(&self, lines: &[u64], majors: &[u64], n: usize) -> Result<Remapped, KernelError> {
+        self.scoped("transpose", |e| ops::transpose(e, lines, majors, n))
     }
 
     fn gather_into(

@@ -3,7 +3,8 @@
 use super::engine::{hi, lo, Engine};
 use crate::kernels::{
     check_dense, check_dense_out, check_gather, check_indptr, check_interleave_values,
-    check_pieces, kept_width, DensePiece, KernelError, Remapped, ValueColumn, DROPPED,
+    check_pieces, check_transpose, kept_width, DensePiece, KernelError, Remapped, ValueColumn,
+    DROPPED,
 };
 
 fn bytes(v: &[u64]) -> &[u8] {
@@ -255,6 +256,167 @@ pub(super) fn remap(
         e.finish(enc, &mut reads)?;
         kept_before += kept as u64;
     }
+    Ok(out)
+}
+
+/// Entries are cut into tiles that fit a binding; each tile is grouped into lines on
+/// the device (count, scan, scatter, then each line sorted by position), and the
+/// tiles' lines are interleaved, earlier tiles first.
+pub(super) fn transpose(
+    e: &Engine<'_>,
+    lines: &[u64],
+    majors: &[u64],
+    n: usize,
+) -> Result<Remapped, KernelError> {
+    check_transpose(lines, majors, n)?;
+    // Line pointers (8 bytes a line) must fit a binding too: more lines than that
+    // take one pass each over ranges of lines, the others' entries left out.
+    let max_lines = (e.max_items(8, 1) - 1).max(1) as usize;
+    if n > max_lines {
+        let mut out = Remapped {
+            indptr: vec![0],
+            ..Remapped::default()
+        };
+        for c0 in (0..n).step_by(max_lines) {
+            let c1 = (c0 + max_lines).min(n);
+            let local: Vec<u64> = lines
+                .iter()
+                .map(|&l| match l {
+                    l if (c0 as u64..c1 as u64).contains(&l) => l - c0 as u64,
+                    _ => DROPPED,
+                })
+                .collect();
+            let part = transpose(e, &local, majors, c1 - c0)?;
+            let base = out.indices.len() as u64;
+            out.indptr.extend(part.indptr[1..].iter().map(|p| p + base));
+            out.indices.extend(part.indices);
+            out.keep.extend(part.keep);
+        }
+        return Ok(out);
+    }
+    let tile = e.max_items(8, 1).max(1) as usize;
+    let mut parts: Vec<Remapped> = Vec::new();
+    for p0 in (0..lines.len()).step_by(tile) {
+        let p1 = (p0 + tile).min(lines.len());
+        parts.push(transpose_tile(
+            e,
+            &lines[p0..p1],
+            &majors[p0..p1],
+            n,
+            p0 as u64,
+        )?);
+    }
+    match parts.len() {
+        0 => Ok(Remapped {
+            indptr: vec![0; n + 1],
+            ..Remapped::default()
+        }),
+        1 => Ok(parts.pop().expect("one part")),
+        _ => {
+            let kept: usize = parts.iter().map(|p| p.indices.len()).sum();
+            let (mut indices, mut keep) = (vec![0u64; kept], vec![0u64; kept]);
+            let ptrs: Vec<&[u64]> = parts.iter().map(|p| p.indptr.as_slice()).collect();
+            let indptr = interleave_values(
+                e,
+                &ptrs,
+                &mut [
+                    ValueColumn {
+                        values: parts.iter().map(|p| bytes(&p.indices)).collect(),
+                        word: 8,
+                        out: bytes_mut(&mut indices),
+                    },
+                    ValueColumn {
+                        values: parts.iter().map(|p| bytes(&p.keep)).collect(),
+                        word: 8,
+                        out: bytes_mut(&mut keep),
+                    },
+                ],
+            )?;
+            Ok(Remapped {
+                indptr,
+                indices,
+                keep,
+            })
+        }
+    }
+}
+
+/// One tile of [`transpose`]: entries `p0..p0 + lines.len()` of the whole.
+fn transpose_tile(
+    e: &Engine<'_>,
+    lines: &[u64],
+    majors: &[u64],
+    n: usize,
+    p0: u64,
+) -> Result<Remapped, KernelError> {
+    let m = lines.len() as u64;
+    let kept = lines.iter().filter(|&&l| l != DROPPED).count();
+    let mut out = Remapped {
+        indptr: vec![0; n + 1],
+        indices: vec![0; kept],
+        keep: vec![0; kept],
+    };
+    if kept == 0 {
+        return Ok(out);
+    }
+    let nl = n as u64;
+    let mut enc = e.encoder();
+    let line_buf = e.input(bytes(lines));
+    let major_buf = e.input(bytes(majors));
+    let counts = e.output(nl * 4);
+    let params = e.params([m as u32, lo(p0), hi(p0), 0, 0, 0, 0, 0]);
+    e.dispatch(
+        &mut enc,
+        &e.pipelines().transpose_count,
+        &[(0, &params), (1, &line_buf), (2, &counts)],
+        Engine::groups(m),
+    )?;
+    let starts = e.scan(&mut enc, &counts, nl, nl + 1)?;
+    let cursor = e.output(nl * 4);
+    let out_pos = e.output(kept as u64 * 8);
+    let out_majors = e.output(kept as u64 * 8);
+    e.dispatch(
+        &mut enc,
+        &e.pipelines().transpose_scatter,
+        &[
+            (0, &params),
+            (1, &line_buf),
+            (2, &major_buf),
+            (3, &starts),
+            (4, &cursor),
+            (5, &out_pos),
+            (6, &out_majors),
+        ],
+        Engine::groups(m),
+    )?;
+    // remap_lines sorts each line [starts[j], starts[j + 1]) by its first array (the
+    // positions, unique) and writes the line ends, which are the indptr; its line
+    // pointers here are the line numbers themselves.
+    let identity: Vec<u64> = (0..=nl).collect();
+    let ptr = e.input(bytes(&identity));
+    let ends = e.output(nl * 8);
+    let sort_params = e.params([nl as u32, 0, 0, 0, 1, 0, 0, 0]);
+    e.dispatch(
+        &mut enc,
+        &e.pipelines().remap_lines,
+        &[
+            (0, &sort_params),
+            (1, &ptr),
+            (2, &starts),
+            (3, &ends),
+            (4, &out_pos),
+            (5, &out_majors),
+        ],
+        Engine::groups(nl),
+    )?;
+    e.finish(
+        enc,
+        &mut [
+            (&ends, 0, bytes_mut(&mut out.indptr[1..])),
+            (&out_pos, 0, bytes_mut(&mut out.keep)),
+            (&out_majors, 0, bytes_mut(&mut out.indices)),
+        ],
+    )?;
     Ok(out)
 }
 
