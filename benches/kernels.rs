@@ -100,6 +100,24 @@ fn bench(c: &mut Criterion) {
     }
     g.finish();
 
+    // The lines read as columns of a CSC input, grouped into the output's rows.
+    let mut out_lines = Vec::with_capacity(nnz);
+    let mut majors = Vec::with_capacity(nnz);
+    for l in 0..indptr.len() - 1 {
+        for &i in &indices[indptr[l] as usize..indptr[l + 1] as usize] {
+            out_lines.push(i);
+            majors.push(l as u64);
+        }
+    }
+    let mut g = c.benchmark_group("transpose");
+    g.throughput(Throughput::Bytes(nnz as u64 * 16));
+    for k in &backends {
+        g.bench_function(label(k.as_ref()), |b| {
+            b.iter(|| k.transpose(&out_lines, &majors, WIDTH as usize).unwrap())
+        });
+    }
+    g.finish();
+
     // Two inputs stacked as rows, float32, the second with columns reordered.
     let (rows, cols) = (line_count() / 8, 256);
     let data: Vec<u8> = (0..rows * cols * 4).map(|i| i as u8).collect();

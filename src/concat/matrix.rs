@@ -286,11 +286,19 @@ impl MatrixJob {
             OutKind::Csc => self.axis == 1,
         };
         let width = self.shape[1 - self.axis];
+        // Sparse inputs stored the other way round go through the transpose kernel.
+        let transposed = |src: &Source| {
+            matches!(
+                (self.kind, &src.storage),
+                (OutKind::Csr, Storage::Sparse { csr: false, .. })
+                    | (OutKind::Csc, Storage::Sparse { csr: true, .. })
+            )
+        };
         let as_read = along_major
             && self.parts.iter().all(|p| {
-                p.source
-                    .as_ref()
-                    .is_some_and(|src| p.alt.identity && src.shape[1 - self.axis] == width)
+                p.source.as_ref().is_some_and(|src| {
+                    p.alt.identity && src.shape[1 - self.axis] == width && !transposed(src)
+                })
             });
         ctx.kernels.on_device() || !as_read
     }
