@@ -332,9 +332,11 @@ impl Report {
             let _ = writeln!(s, "{row}");
         }
         s.push_str(
-            "\nread+decode includes the kernel calls made while assembling blocks; reading and \
-             writing run on two threads at once, so the parts can add up to more than the wall. \
-             upload, compute (submit until the device is done) and readback split the GPU's kernel time.\n",
+            "\nread+decode, assemble (reindexing, filling, interleaving; the kernel calls are most of \
+             it) and encode+write run on threads of their own, so the parts can add up to more \
+             than the wall; where inputs are written as read, assembling follows reading on its \
+             thread. upload, compute (submit until the device is done) and readback split the \
+             GPU's kernel time.\n",
         );
     }
 }

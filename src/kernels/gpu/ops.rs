@@ -271,7 +271,7 @@ pub(super) fn transpose(
     check_transpose(lines, majors, n)?;
     // Line pointers (8 bytes a line) must fit a binding too: more lines than that
     // take one pass each over ranges of lines, the others' entries left out.
-    let max_lines = (e.max_items(8, 1) - 1).max(1) as usize;
+    let max_lines = e.max_items(8, 1).saturating_sub(1).max(1) as usize;
     if n > max_lines {
         let mut out = Remapped {
             indptr: vec![0],
