@@ -281,10 +281,6 @@ impl MatrixJob {
     /// input's block is the output's as read, a third stage would only hold one more
     /// block.
     fn overlap_assembly(&self, ctx: &Ctx<'_>) -> bool {
-        let along_major = match self.kind {
-            OutKind::Dense | OutKind::Csr => self.axis == 0,
-            OutKind::Csc => self.axis == 1,
-        };
         let width = self.shape[1 - self.axis];
         // Sparse inputs stored the other way round go through the transpose kernel.
         let transposed = |src: &Source| {
@@ -294,13 +290,23 @@ impl MatrixJob {
                     | (OutKind::Csc, Storage::Sparse { csr: true, .. })
             )
         };
-        let as_read = along_major
+        let as_read = self.axis == self.major_axis()
             && self.parts.iter().all(|p| {
                 p.source.as_ref().is_some_and(|src| {
                     p.alt.identity && src.shape[1 - self.axis] == width && !transposed(src)
                 })
             });
         ctx.kernels.on_device() || !as_read
+    }
+
+    /// The axis the result's storage runs along: rows of a dense or CSR result,
+    /// columns of a CSC one.
+    fn major_axis(&self) -> usize {
+        if self.kind == OutKind::Csc {
+            1
+        } else {
+            0
+        }
     }
 
     fn part_stores<'a>(&self, ctx: &'a Ctx<'_>, part: &Part) -> &'a dyn StoreReader {
@@ -493,7 +499,7 @@ impl MatrixJob {
     }
 
     fn write_sparse(&self, ctx: &Ctx<'_>) -> Result<()> {
-        let major_axis = if self.out_csr() { 0 } else { 1 };
+        let major_axis = self.major_axis();
         let major = self.shape[major_axis];
         let minor = self.shape[1 - major_axis];
         let wide = ctx.wide_indices

@@ -183,6 +183,8 @@ impl Pipelines {
         let scan = device.create_shader_module(wgpu::include_wgsl!("../../../shaders/scan.wgsl"));
         let interleave =
             device.create_shader_module(wgpu::include_wgsl!("../../../shaders/interleave.wgsl"));
+        let transpose =
+            device.create_shader_module(wgpu::include_wgsl!("../../../shaders/transpose.wgsl"));
         let one = |desc: wgpu::ShaderModuleDescriptor<'_>| {
             pipeline(&device.create_shader_module(desc), "main")
         };
@@ -200,10 +202,8 @@ impl Pipelines {
             remap_scatter: one(wgpu::include_wgsl!("../../../shaders/remap_scatter.wgsl")),
             remap_lines: one(wgpu::include_wgsl!("../../../shaders/remap_lines.wgsl")),
             remap_sort: one(wgpu::include_wgsl!("../../../shaders/remap_sort.wgsl")),
-            transpose_count: one(wgpu::include_wgsl!("../../../shaders/transpose_count.wgsl")),
-            transpose_scatter: one(wgpu::include_wgsl!(
-                "../../../shaders/transpose_scatter.wgsl"
-            )),
+            transpose_count: pipeline(&transpose, "count"),
+            transpose_scatter: pipeline(&transpose, "scatter"),
             gather: one(wgpu::include_wgsl!("../../../shaders/gather.wgsl")),
             interleave_count: pipeline(&interleave, "count"),
             interleave_order: pipeline(&interleave, "order_entries"),

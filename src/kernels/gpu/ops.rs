@@ -368,7 +368,7 @@ fn transpose_tile(
     e.dispatch(
         &mut enc,
         &e.pipelines().transpose_count,
-        &[(0, &params), (1, &line_buf), (2, &counts)],
+        &[(0, &params), (1, &line_buf), (4, &counts)],
         Engine::groups(m),
     )?;
     let starts = e.scan(&mut enc, &counts, nl, nl + 1)?;
