@@ -6,6 +6,7 @@
 use crate::concat::blocks::{extend, gather, Appender};
 use crate::concat::dtype::{cast, filled};
 use crate::concat::index::Reindex;
+use crate::concat::spill::{Spill, SpillWriter};
 use crate::concat::words::{bytes_of, data_of, kernel_error, pattern_of, words_mut, zeroed_words};
 use crate::error::{Error, Result};
 use crate::kernels::{DensePiece, KernelError, Kernels, ValueColumn, DROPPED};
@@ -110,6 +111,16 @@ impl Select {
         match self {
             Select::Range(a, b) => (b - a) as usize,
             Select::List(v) => v.len(),
+        }
+    }
+
+    /// Every selected input line with its local line: (local line, input line).
+    fn positions(&self) -> Box<dyn Iterator<Item = (usize, u64)> + '_> {
+        match self {
+            Select::Range(a, b) => Box::new((*a..*b).enumerate()),
+            Select::List(v) => {
+                Box::new(v.iter().enumerate().filter_map(|(l, m)| m.map(|m| (l, m))))
+            }
         }
     }
 
@@ -248,6 +259,16 @@ pub struct Phases {
     pub writing: AtomicU64,
     /// Inside kernel calls, on either side.
     pub kernels: AtomicU64,
+    /// Bytes written to scratch space for inputs stored the other way round.
+    pub scratch_bytes: AtomicU64,
+}
+
+/// Where scratch files go: next to the output, whose disk has room for the result.
+fn scratch_dir(out: &std::path::Path) -> &std::path::Path {
+    match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    }
 }
 
 /// `old_to_new` as a kernel table: each input position's output position, or dropped.
@@ -547,12 +568,18 @@ impl MatrixJob {
             .collect();
         let tables: Vec<Vec<u64>> = self.parts.iter().map(|p| table_of(&p.alt)).collect();
         let mut nnz = 0u64;
+        let ranges = crate::concat::pipeline::ranges(major, lines_per_block);
+        let spills = timing::time(&ctx.phases.reading, || {
+            self.spill_transposed(ctx, &ranges, along_major, &inverses)
+        })?;
+        let block_of = |m0: u64| ranges.partition_point(|r| r.0 < m0);
         crate::concat::pipeline::run_staged(
-            crate::concat::pipeline::ranges(major, lines_per_block),
+            ranges.clone(),
             self.overlap_assembly(ctx),
             |m0, m1| {
                 timing::time(&ctx.phases.reading, || {
-                    self.sparse_read(ctx, m0, m1, along_major, &inverses)
+                    let block = (block_of(m0), m0, m1);
+                    self.sparse_read(ctx, block, along_major, &inverses, &spills)
                 })
             },
             |m0, m1, read| {
@@ -594,42 +621,129 @@ impl MatrixJob {
         Ok(())
     }
 
-    /// What every input holds of output lines `m0..m1`, as read: the inputs that
-    /// reach into them when they follow each other along them, every input when they
-    /// sit side by side across them.
-    fn sparse_read(
+    /// Which lines of `part` output lines `m0..m1` take, and how many output lines that
+    /// is; `None` when inputs follow each other along them and this one lies elsewhere.
+    fn select(
         &self,
-        ctx: &Ctx<'_>,
+        part: &Part,
+        inv: &Option<Vec<Option<u64>>>,
         m0: u64,
         m1: u64,
         along_major: bool,
-        inverses: &[Option<Vec<Option<u64>>>],
-    ) -> Result<Vec<ReadPart>> {
-        let mut out = Vec::with_capacity(self.parts.len());
-        for (i, (part, inv)) in self.parts.iter().zip(inverses).enumerate() {
-            let (sel, n) = if along_major {
-                let (a, b) = (m0.max(part.offset), m1.min(part.offset + part.len));
-                if a >= b {
-                    continue;
-                }
+    ) -> Option<(Select, usize)> {
+        if along_major {
+            let (a, b) = (m0.max(part.offset), m1.min(part.offset + part.len));
+            (a < b).then(|| {
                 (
                     Select::Range(a - part.offset, b - part.offset),
                     (b - a) as usize,
                 )
-            } else {
-                let inv = inv.as_ref().expect("computed when inputs sit side by side");
-                (
-                    Select::List(inv[m0 as usize..m1 as usize].to_vec()),
-                    (m1 - m0) as usize,
-                )
+            })
+        } else {
+            let inv = inv.as_ref().expect("computed when inputs sit side by side");
+            Some((
+                Select::List(inv[m0 as usize..m1 as usize].to_vec()),
+                (m1 - m0) as usize,
+            ))
+        }
+    }
+
+    /// What every input holds of output lines `m0..m1` (block `block`), as read: the
+    /// inputs that reach into them when they follow each other along them, every input
+    /// when they sit side by side across them.
+    fn sparse_read(
+        &self,
+        ctx: &Ctx<'_>,
+        (block, m0, m1): (usize, u64, u64),
+        along_major: bool,
+        inverses: &[Option<Vec<Option<u64>>>],
+        spills: &[Option<Spill>],
+    ) -> Result<Vec<ReadPart>> {
+        let mut out = Vec::with_capacity(self.parts.len());
+        for (i, (part, inv)) in self.parts.iter().zip(inverses).enumerate() {
+            let Some((sel, n)) = self.select(part, inv, m0, m1, along_major) else {
+                continue;
             };
-            let lines = match &part.source {
-                Some(src) => Some(self.fetch(ctx, part, src, &sel)?),
-                None => None,
+            let lines = match (&part.source, &spills[i]) {
+                (Some(_), Some(spill)) => {
+                    let e = spill.block(block)?;
+                    Some(Fetched::Transposing {
+                        n,
+                        lines: e.lines,
+                        majors: e.majors,
+                        values: e.values,
+                    })
+                }
+                (Some(src), None) => Some(self.fetch(ctx, part, src, &sel)?),
+                (None, _) => None,
             };
             out.push(ReadPart { part: i, n, lines });
         }
         Ok(out)
+    }
+
+    /// Distributes the entries of every input stored the other way round that more than
+    /// one block reads into scratch space by block, in one pass over that input.
+    fn spill_transposed(
+        &self,
+        ctx: &Ctx<'_>,
+        ranges: &[(u64, u64)],
+        along_major: bool,
+        inverses: &[Option<Vec<Option<u64>>>],
+    ) -> Result<Vec<Option<Spill>>> {
+        let out_csr = self.out_csr();
+        let dir = scratch_dir(ctx.out.path());
+        let mut spills = Vec::with_capacity(self.parts.len());
+        for (part, inv) in self.parts.iter().zip(inverses) {
+            let src = match &part.source {
+                Some(
+                    src @ Source {
+                        storage: Storage::Sparse { csr, .. },
+                        ..
+                    },
+                ) if *csr != out_csr => src,
+                _ => {
+                    spills.push(None);
+                    continue;
+                }
+            };
+            let src_minor = if out_csr { src.shape[0] } else { src.shape[1] };
+            // owner[input position along the output's major axis] = (block, local line).
+            let mut owner: Vec<Option<(u32, u32)>> = vec![None; src_minor as usize];
+            let mut blocks = 0u64;
+            for (b, &(m0, m1)) in ranges.iter().enumerate() {
+                let Some((sel, _)) = self.select(part, inv, m0, m1, along_major) else {
+                    continue;
+                };
+                blocks += 1;
+                for (l, m) in sel.positions() {
+                    owner[m as usize] = Some((b as u32, l as u32));
+                }
+            }
+            if blocks < 2 {
+                spills.push(None);
+                continue;
+            }
+            let store = self.part_stores(ctx, part);
+            let mut w =
+                SpillWriter::create(dir, ranges.len(), self.dtype, ctx.block_bytes / 4 / blocks)?;
+            let size = self.dtype.size();
+            scan_transposed(store, src, !out_csr, self.dtype, ctx.block_bytes, |piece| {
+                let bytes = bytes_of(&piece.data);
+                for (j, k, m) in piece.entries() {
+                    if let Some((b, l)) = owner[m as usize] {
+                        w.push(b as usize, l, j, &bytes[k * size..(k + 1) * size])?;
+                    }
+                }
+                Ok(())
+            })?;
+            let spill = w.finish()?;
+            ctx.phases
+                .scratch_bytes
+                .fetch_add(spill.bytes(), std::sync::atomic::Ordering::Relaxed);
+            spills.push(Some(spill));
+        }
+        Ok(spills)
     }
 
     /// Output lines of one block when inputs follow each other along them.
@@ -973,16 +1087,37 @@ fn fetch_same(store: &dyn StoreReader, src: &Source, sel: &Select, dtype: DType)
     })
 }
 
-/// Lines of the output orientation from an input stored the other way round: one pass
-/// over the input in bounded pieces, keeping the entries of the selected lines.
-fn fetch_transposed(
+/// A run of an input's lines read in one piece, as [`scan_transposed`] hands it on.
+struct Piece<'a> {
+    j0: u64,
+    j1: u64,
+    ptr: &'a [u64],
+    idx: Vec<u64>,
+    data: Data,
+}
+
+impl Piece<'_> {
+    /// Every entry as (its input line, its position in `idx` and `data`, its index).
+    fn entries(&self) -> impl Iterator<Item = (u64, usize, u64)> + '_ {
+        let p0 = self.ptr[self.j0 as usize];
+        (self.j0..self.j1).flat_map(move |j| {
+            let a = (self.ptr[j as usize] - p0) as usize;
+            let b = (self.ptr[j as usize + 1] - p0) as usize;
+            (a..b).map(move |k| (j, k, self.idx[k]))
+        })
+    }
+}
+
+/// One pass over an input stored the other way round, in pieces of a bounded number
+/// of entries, each checked before `visit` sees it.
+fn scan_transposed(
     store: &dyn StoreReader,
     src: &Source,
     src_csr: bool,
-    sel: &Select,
     dtype: DType,
     block_bytes: u64,
-) -> Result<Fetched> {
+    mut visit: impl FnMut(&Piece<'_>) -> Result<()>,
+) -> Result<()> {
     let (data_node, indices_node, indptr_node) = (
         join(&src.node, "data"),
         join(&src.node, "indices"),
@@ -990,27 +1125,6 @@ fn fetch_transposed(
     );
     let src_major = if src_csr { src.shape[0] } else { src.shape[1] };
     let src_minor = if src_csr { src.shape[1] } else { src.shape[0] };
-    // wanted[input minor position] = local output line.
-    let mut wanted: Vec<Option<usize>> = vec![None; src_minor as usize];
-    match sel {
-        Select::Range(a, b) => {
-            for (l, m) in (*a..*b).enumerate() {
-                wanted[m as usize] = Some(l);
-            }
-        }
-        Select::List(v) => {
-            for (l, m) in v.iter().enumerate() {
-                if let Some(m) = m {
-                    wanted[*m as usize] = Some(l);
-                }
-            }
-        }
-    }
-    let n = sel.len();
-    // Each kept entry's output line and its input line (the output's minor position),
-    // in input order; its value is at the same position in `vals`.
-    let (mut lines, mut majors) = (Vec::new(), Vec::new());
-    let mut vals = Data::with_capacity(dtype, 0);
     let step = (block_bytes / 64).max(1024);
     let ptr = read_index(store, &indptr_node, 0, src_major + 1)?;
     if ptr.windows(2).any(|w| w[1] < w[0]) {
@@ -1031,32 +1145,62 @@ fn fetch_transposed(
         let (p0, p1) = (ptr[j0 as usize], ptr[j1 as usize]);
         if p1 > p0 {
             let idx = read_index(store, &indices_node, p0, p1 - p0)?;
-            let d = cast(store.read(&data_node, &[p0], &[p1 - p0])?, dtype);
-            let mut keep = Vec::new();
-            for j in j0..j1 {
-                let run = (ptr[j as usize] - p0) as usize..(ptr[j as usize + 1] - p0) as usize;
-                for (k, &m) in run.clone().zip(&idx[run]) {
-                    if m >= src_minor {
-                        return Err(Error::invalid(
-                            store.path(),
-                            &indices_node,
-                            "sparse index",
-                            format!("index {m} out of range for {src_minor} positions"),
-                        ));
-                    }
-                    if let Some(l) = wanted[m as usize] {
-                        lines.push(l as u64);
-                        majors.push(j);
-                        keep.push(k);
-                    }
-                }
+            if let Some(m) = idx.iter().find(|&&m| m >= src_minor) {
+                return Err(Error::invalid(
+                    store.path(),
+                    &indices_node,
+                    "sparse index",
+                    format!("index {m} out of range for {src_minor} positions"),
+                ));
             }
-            extend(&mut vals, gather(&d, &keep));
+            let data = cast(store.read(&data_node, &[p0], &[p1 - p0])?, dtype);
+            visit(&Piece {
+                j0,
+                j1,
+                ptr: &ptr,
+                idx,
+                data,
+            })?;
         }
         j0 = j1;
     }
+    Ok(())
+}
+
+/// Lines of the output orientation from an input stored the other way round: one pass
+/// over the input in bounded pieces, keeping the entries of the selected lines.
+fn fetch_transposed(
+    store: &dyn StoreReader,
+    src: &Source,
+    src_csr: bool,
+    sel: &Select,
+    dtype: DType,
+    block_bytes: u64,
+) -> Result<Fetched> {
+    let src_minor = if src_csr { src.shape[1] } else { src.shape[0] };
+    // wanted[input minor position] = local output line.
+    let mut wanted: Vec<Option<usize>> = vec![None; src_minor as usize];
+    for (l, m) in sel.positions() {
+        wanted[m as usize] = Some(l);
+    }
+    // Each kept entry's output line and its input line (the output's minor position),
+    // in input order; its value is at the same position in `vals`.
+    let (mut lines, mut majors) = (Vec::new(), Vec::new());
+    let mut vals = Data::with_capacity(dtype, 0);
+    scan_transposed(store, src, src_csr, dtype, block_bytes, |piece| {
+        let mut keep = Vec::new();
+        for (j, k, m) in piece.entries() {
+            if let Some(l) = wanted[m as usize] {
+                lines.push(l as u64);
+                majors.push(j);
+                keep.push(k);
+            }
+        }
+        extend(&mut vals, gather(&piece.data, &keep));
+        Ok(())
+    })?;
     Ok(Fetched::Transposing {
-        n,
+        n: sel.len(),
         lines,
         majors,
         values: vals,

@@ -15,6 +15,7 @@ pub mod index;
 pub mod matrix;
 pub mod merge;
 pub mod pipeline;
+pub mod spill;
 pub mod words;
 
 use std::path::{Path, PathBuf};
@@ -985,6 +986,9 @@ pub struct Report {
     pub seconds_assembling: f64,
     pub seconds_writing: f64,
     pub seconds_kernels: f64,
+    /// Bytes of scratch space written next to the output for inputs stored the other
+    /// way round (CSC into a CSR result); freed when the run ends.
+    pub scratch_bytes: u64,
     /// For a GPU backend, how its kernel time splits into upload, compute and
     /// readback; `null` on the CPU.
     pub device_phases: Option<crate::kernels::DevicePhases>,
@@ -1145,6 +1149,9 @@ pub fn concat(options: ConcatOptions) -> Result<Report> {
         seconds_assembling: crate::timing::seconds(&phases.assembling),
         seconds_writing: crate::timing::seconds(&phases.writing),
         seconds_kernels: crate::timing::seconds(&phases.kernels),
+        scratch_bytes: phases
+            .scratch_bytes
+            .load(std::sync::atomic::Ordering::Relaxed),
         device_phases,
         validated,
         peak_rss_bytes: peak_rss(),

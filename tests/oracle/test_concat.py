@@ -114,6 +114,43 @@ def test_matrix_sparse_arrays(axis: str, join: str, reindex: bool, merge: str, t
     run_case(case, tmp_path, ["--max-memory", "64KiB"])
 
 
+def other_orientation_case(axis: str, join: str, out_format: str) -> Case:
+    """A CSR input and two CSC inputs (transposed into the CSR result) large enough that
+    a 64 KiB budget cuts the result into dozens of blocks; names along the other axis
+    overlap in part and come in different orders, so joins drop and reorder entries."""
+    rng = np.random.default_rng(4242)
+    pool = [f"g{i:03d}" for i in range(360)]
+    inputs = []
+    for k, fmt in enumerate(["csr", "csc", "csc"]):
+        n = 300 + 40 * k
+        other = list(rng.permutation(pool)[:300])
+        dense = sparse.random(n, 300, density=0.2, format=fmt, random_state=rng, dtype=np.float32)
+        a = ad.AnnData(X=dense if axis == "obs" else dense.T.asformat(fmt))
+        names = [f"c{k}_{i}" for i in range(n)]
+        if axis == "obs":
+            a.obs_names, a.var_names = names, other
+        else:
+            a.obs_names, a.var_names = other, names
+        inputs.append(a)
+    return Case(4242, inputs, ["zarr3", "h5ad", "zarr2"], out_format, {"axis": axis, "join": join})
+
+
+@pytest.mark.parametrize("axis", ["obs", "var"])
+@pytest.mark.parametrize("join", ["inner", "outer"])
+def test_inputs_stored_the_other_way_round_over_many_blocks(axis: str, join: str, tmp_path: Path) -> None:
+    """Entries of CSC inputs into a CSR result go through scratch space when many blocks
+    need them, and only then; either way the result is anndata's."""
+    import json
+
+    for budget, spills in (("64KiB", True), ("512MiB", False)):
+        sub = tmp_path / budget
+        sub.mkdir()
+        report = sub / "report.json"
+        case = other_orientation_case(axis, join, "zarr3")
+        assert run_case(case, sub, ["--max-memory", budget, "--report-json", report]) is not None
+        assert (json.loads(report.read_text())["scratch_bytes"] > 0) == spills, budget
+
+
 def small(n_obs: int, names: list[str], **kw) -> ad.AnnData:
     rng = np.random.default_rng(n_obs)
     a = ad.AnnData(
@@ -309,6 +346,12 @@ def test_gpu_random(seed: int, tmp_path: Path, gpu_available: bool) -> None:
 def test_gpu_matrix(axis: str, join: str, x: str, tmp_path: Path, gpu_available: bool) -> None:
     kinds = ["dense_f64", "csr", "csc"] if x == "mixed" else [x]
     case = make_case(1000 + len(x), axis=axis, join=join, x_kinds=kinds, out_format="zarr2")
+    gpu_and_cpu_agree(case, tmp_path, ["--max-memory", "64KiB"])
+
+
+@pytest.mark.parametrize("axis", ["obs", "var"])
+def test_gpu_inputs_stored_the_other_way_round(axis: str, tmp_path: Path, gpu_available: bool) -> None:
+    case = other_orientation_case(axis, "outer", "zarr2")
     gpu_and_cpu_agree(case, tmp_path, ["--max-memory", "64KiB"])
 
 

@@ -1,0 +1,210 @@
+//! Scratch space for inputs stored the other way round (CSC into a CSR result, or the
+//! reverse). Such an input holds any output block's entries spread over all of its own
+//! lines, so reading it per block would decode the whole input once per block. One pass
+//! distributes its entries by output block into an unnamed file next to the output;
+//! each block then reads back only its own segments, in the order they were read.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::concat::words::data_of;
+use crate::error::{Error, Result};
+use crate::store::{DType, Data};
+
+/// One entry as stored: its line within the block (u32), its position along the
+/// output's minor axis in the input (u64), then its value's bytes.
+const HEAD: usize = 4 + 8;
+
+/// What one input holds of one output block, in input order: each entry's line in the
+/// block, its input line (the output's minor position before reindexing), its value.
+#[derive(Debug, PartialEq)]
+pub struct Entries {
+    pub lines: Vec<u64>,
+    pub majors: Vec<u64>,
+    pub values: Data,
+}
+
+/// Entries distributed by block, each block's as a list of segments of the file.
+pub struct Spill {
+    file: Mutex<File>,
+    dir: PathBuf,
+    segments: Vec<Vec<(u64, usize)>>,
+    dtype: DType,
+    bytes: u64,
+}
+
+/// Buffers entries per block and appends a block's buffer to the file when it is full.
+pub struct SpillWriter {
+    file: File,
+    dir: PathBuf,
+    buffers: Vec<Vec<u8>>,
+    segments: Vec<Vec<(u64, usize)>>,
+    end: u64,
+    cap: usize,
+    dtype: DType,
+}
+
+fn scratch_error(dir: &Path, e: std::io::Error) -> Error {
+    Error::Output {
+        path: dir.to_path_buf(),
+        reason: format!("scratch space for transposing an input: {e}"),
+    }
+}
+
+impl SpillWriter {
+    /// A writer for `blocks` blocks of `dtype` values in an unnamed file in `dir`,
+    /// buffering about `block_buffer` bytes (16 KiB to 4 MiB) per block in use.
+    pub fn create(dir: &Path, blocks: usize, dtype: DType, block_buffer: u64) -> Result<Self> {
+        let file = tempfile::tempfile_in(dir).map_err(|e| scratch_error(dir, e))?;
+        let record = HEAD + dtype.size();
+        let per_block = block_buffer.clamp(16 << 10, 4 << 20) as usize;
+        Ok(SpillWriter {
+            file,
+            dir: dir.to_path_buf(),
+            buffers: vec![Vec::new(); blocks],
+            segments: vec![Vec::new(); blocks],
+            end: 0,
+            cap: (per_block / record).max(1) * record,
+            dtype,
+        })
+    }
+
+    /// Adds one entry to block `block`; `value` holds the value's bytes.
+    pub fn push(&mut self, block: usize, line: u32, major: u64, value: &[u8]) -> Result<()> {
+        let buf = &mut self.buffers[block];
+        if buf.capacity() == 0 {
+            buf.reserve_exact(self.cap);
+        }
+        buf.extend_from_slice(&line.to_le_bytes());
+        buf.extend_from_slice(&major.to_le_bytes());
+        buf.extend_from_slice(value);
+        if buf.len() >= self.cap {
+            self.flush(block)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, block: usize) -> Result<()> {
+        let buf = &mut self.buffers[block];
+        if buf.is_empty() {
+            return Ok(());
+        }
+        self.file
+            .write_all(buf)
+            .map_err(|e| scratch_error(&self.dir, e))?;
+        self.segments[block].push((self.end, buf.len()));
+        self.end += buf.len() as u64;
+        buf.clear();
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<Spill> {
+        for b in 0..self.buffers.len() {
+            self.flush(b)?;
+            self.buffers[b] = Vec::new();
+        }
+        Ok(Spill {
+            file: Mutex::new(self.file),
+            dir: self.dir,
+            segments: self.segments,
+            dtype: self.dtype,
+            bytes: self.end,
+        })
+    }
+}
+
+impl Spill {
+    /// The size of the scratch file.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The entries of block `block`, in the order they were pushed.
+    pub fn block(&self, block: usize) -> Result<Entries> {
+        let segments = self.segments.get(block).map(Vec::as_slice).unwrap_or(&[]);
+        let size = self.dtype.size();
+        let record = HEAD + size;
+        let n = segments.iter().map(|s| s.1).sum::<usize>() / record;
+        let (mut lines, mut majors) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut values = Vec::with_capacity(n * size);
+        // One segment at a time, so the block is held once, as decoded.
+        let mut raw = Vec::new();
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        for &(offset, len) in segments {
+            raw.resize(len, 0);
+            file.seek(SeekFrom::Start(offset))
+                .and_then(|_| file.read_exact(&mut raw))
+                .map_err(|e| scratch_error(&self.dir, e))?;
+            for rec in raw.chunks_exact(record) {
+                let (line, rest) = rec.split_at(4);
+                let (major, value) = rest.split_at(8);
+                lines.push(u32::from_le_bytes(line.try_into().unwrap_or([0; 4])) as u64);
+                majors.push(u64::from_le_bytes(major.try_into().unwrap_or([0; 8])));
+                values.extend_from_slice(value);
+            }
+        }
+        Ok(Entries {
+            lines,
+            majors,
+            values: data_of(self.dtype, &values),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_read_back_their_entries_in_push_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // A tiny buffer, so every block spans several segments interleaved with others'.
+        let mut w = SpillWriter::create(dir.path(), 3, DType::F32, 0).expect("create");
+        let mut want: Vec<(Vec<u64>, Vec<u64>, Vec<f32>)> = vec![Default::default(); 3];
+        for k in 0..20_000u64 {
+            let b = ((k * 7) % 3) as usize;
+            let v = k as f32 * 0.5;
+            w.push(b, (k % 11) as u32, k, &v.to_le_bytes())
+                .expect("push");
+            want[b].0.push(k % 11);
+            want[b].1.push(k);
+            want[b].2.push(v);
+        }
+        let spill = w.finish().expect("finish");
+        assert!(spill.segments[0].len() > 1, "several segments per block");
+        for (b, (lines, majors, values)) in want.into_iter().enumerate() {
+            assert_eq!(
+                spill.block(b).expect("read"),
+                Entries {
+                    lines,
+                    majors,
+                    values: Data::F32(values)
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn an_empty_block_reads_back_empty() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut w = SpillWriter::create(dir.path(), 2, DType::Bool, 1 << 20).expect("create");
+        w.push(1, 0, 5, &[1]).expect("push");
+        let spill = w.finish().expect("finish");
+        let empty = spill.block(0).expect("read");
+        assert!(empty.lines.is_empty() && empty.majors.is_empty());
+        assert_eq!(empty.values, Data::Bool(Vec::new()));
+        let one = spill.block(1).expect("read");
+        assert_eq!((one.lines, one.majors), (vec![0], vec![5]));
+        assert_eq!(one.values, Data::Bool(vec![true]));
+    }
+
+    #[test]
+    fn a_missing_directory_is_an_error_naming_it() {
+        let err = SpillWriter::create(Path::new("/nonexistent/adcat"), 1, DType::F64, 1024)
+            .err()
+            .expect("fails");
+        assert!(err.to_string().contains("/nonexistent/adcat"), "{err}");
+    }
+}
