@@ -684,19 +684,31 @@ fn plan_frame(
         col_lists.push(cols);
         frames.push((src.index.clone(), n));
     }
+    let names = join_keys(&col_lists, options.outer);
+    // Input by input, each input's columns at once: going column by column across many
+    // `.h5ad` inputs would cycle through more files than stay open.
+    let mut typed: Vec<std::collections::HashMap<&str, frame::ColType>> =
+        Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.iter().enumerate() {
+        let mut types = std::collections::HashMap::new();
+        if let Some(frame) = &src.frames[i] {
+            for name in names.iter().filter(|n| col_lists[i].contains(n)) {
+                let t = col_type(input.store.as_ref(), &join(frame, name))?;
+                types.insert(name.as_str(), t);
+            }
+        }
+        typed.push(types);
+    }
     let mut columns = Vec::new();
-    for name in join_keys(&col_lists, options.outer) {
+    for name in &names {
         let mut sources = Vec::with_capacity(inputs.len());
-        for (i, input) in inputs.iter().enumerate() {
-            sources.push(match &src.frames[i] {
-                Some(frame) if col_lists[i].contains(&name) => {
-                    let node = join(frame, &name);
-                    let t = col_type(input.store.as_ref(), &node)?;
-                    Some((node, t))
-                }
+        for (i, types) in typed.iter_mut().enumerate() {
+            sources.push(match (&src.frames[i], types.remove(name.as_str())) {
+                (Some(frame), Some(t)) => Some((join(frame, name), t)),
                 _ => None,
             });
         }
+        let name = name.clone();
         let types: Vec<&frame::ColType> = sources.iter().flatten().map(|s| &s.1).collect();
         let listed = sources.iter().any(|s| s.is_none());
         let rows = sources

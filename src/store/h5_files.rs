@@ -2,8 +2,8 @@
 //!
 //! An atlas run may read thousands of `.h5ad` files, and each open HDF5 file holds a
 //! descriptor. Readers open their file when first used and keep it open, but once the
-//! cap is reached the least recently used file is closed, to be reopened when its
-//! reader is next used. The cap is 128, or half the soft open-file limit (after
+//! cap is reached another file is closed (the one used most recently, see
+//! [`make_room`]), to be reopened when its reader is next used. The cap is 128, or half the soft open-file limit (after
 //! [`raise_open_file_limit`](super::raise_open_file_limit) lifted it as far as allowed)
 //! where that is lower, leaving the other half to Zarr chunk files and the output.
 //! Each open HDF5 file keeps its own metadata cache, about 1 MB: concatenating 1,000
@@ -92,8 +92,8 @@ impl LazyFile {
         Arc::new(LazyFile::default())
     }
 
-    /// The open file, opened by `open` if it is closed, after closing the least recently
-    /// used others if the cap is reached.
+    /// The open file, opened by `open` if it is closed, after closing others if the cap
+    /// is reached.
     pub fn get(self: &Arc<Self>, open: impl FnOnce() -> hdf5::Result<File>) -> hdf5::Result<File> {
         self.with_open(open, |o| Ok(o.file.clone()))
     }
@@ -118,7 +118,7 @@ impl LazyFile {
     }
 
     /// Runs `f` on the open file, opening it by `open` if it is closed, after closing
-    /// the least recently used others if the cap is reached.
+    /// others if the cap is reached (see [`make_room`]).
     fn with_open<T, E>(
         self: &Arc<Self>,
         open: impl FnOnce() -> Result<File, E>,
@@ -155,9 +155,12 @@ fn prune(open: &mut Vec<Weak<LazyFile>>) {
     open.retain(|w| w.upgrade().is_some_and(|f| f.is_open()));
 }
 
-/// Closes least recently used files until one more may open. Slots busy in another
-/// thread are skipped rather than waited for, so two readers making room at once never
-/// wait on each other.
+/// Closes the most recently used other files until one more may open. Passes over the
+/// inputs in turn (a dataframe column, a block of lines side by side) visit more files
+/// than stay open, and under least-recently-used every visit of such a pass would
+/// reopen its file; closing the file visited last keeps the rest for the next pass.
+/// Slots busy in another thread are skipped rather than waited for, so two readers
+/// making room at once never wait on each other.
 fn make_room(me: &Arc<LazyFile>) {
     let limit = open_limit();
     let mut open = lock(&OPEN);
@@ -171,7 +174,7 @@ fn make_room(me: &Arc<LazyFile>) {
                     .map(|f| (f.last_used.load(Ordering::Relaxed), k))
             })
             .collect();
-        by_age.sort_unstable();
+        by_age.sort_unstable_by(|a, b| b.cmp(a));
         let closed = by_age.into_iter().find_map(|(_, k)| {
             let f = open[k].upgrade()?;
             if Arc::ptr_eq(&f, me) {
