@@ -648,6 +648,15 @@ impl MatrixJob {
         }
     }
 
+    /// The output line of `part`'s first local line in the block starting at `m0`.
+    fn line_base(&self, part: &Part, m0: u64, along_major: bool) -> u64 {
+        if along_major {
+            m0.max(part.offset)
+        } else {
+            m0
+        }
+    }
+
     /// What every input holds of output lines `m0..m1` (block `block`), as read: the
     /// inputs that reach into them when they follow each other along them, every input
     /// when they sit side by side across them.
@@ -666,7 +675,8 @@ impl MatrixJob {
             };
             let lines = match (&part.source, &spills[i]) {
                 (Some(_), Some(spill)) => {
-                    let e = spill.block(block)?;
+                    let base = self.line_base(part, m0, along_major);
+                    let e = spill.block(block, m0, m1, base)?;
                     Some(Fetched::Transposing {
                         n,
                         lines: e.lines,
@@ -708,31 +718,33 @@ impl MatrixJob {
                 }
             };
             let src_minor = if out_csr { src.shape[0] } else { src.shape[1] };
-            // owner[input position along the output's major axis] = (block, local line).
-            let mut owner: Vec<Option<(u32, u32)>> = vec![None; src_minor as usize];
-            let mut blocks = 0u64;
-            for (b, &(m0, m1)) in ranges.iter().enumerate() {
-                let Some((sel, _)) = self.select(part, inv, m0, m1, along_major) else {
-                    continue;
-                };
-                blocks += 1;
-                for (l, m) in sel.positions() {
-                    owner[m as usize] = Some((b as u32, l as u32));
-                }
-            }
+            let blocks = ranges
+                .iter()
+                .filter(|&&(m0, m1)| self.select(part, inv, m0, m1, along_major).is_some())
+                .count();
             if blocks < 2 {
                 spills.push(None);
                 continue;
             }
+            let mut w = SpillWriter::create(dir, ranges.len(), self.dtype, ctx.block_bytes / 4)?;
+            // owner[input position along the output's major axis] = (bucket, output line).
+            let mut owner: Vec<Option<(u32, u64)>> = vec![None; src_minor as usize];
+            for (b, &(m0, m1)) in ranges.iter().enumerate() {
+                let Some((sel, _)) = self.select(part, inv, m0, m1, along_major) else {
+                    continue;
+                };
+                let base = self.line_base(part, m0, along_major);
+                for (l, m) in sel.positions() {
+                    owner[m as usize] = Some((w.bucket(b) as u32, base + l as u64));
+                }
+            }
             let store = self.part_stores(ctx, part);
-            let mut w =
-                SpillWriter::create(dir, ranges.len(), self.dtype, ctx.block_bytes / 4 / blocks)?;
             let size = self.dtype.size();
             scan_transposed(store, src, !out_csr, self.dtype, ctx.block_bytes, |piece| {
                 let bytes = bytes_of(&piece.data);
                 for (j, k, m) in piece.entries() {
-                    if let Some((b, l)) = owner[m as usize] {
-                        w.push(b as usize, l, j, &bytes[k * size..(k + 1) * size])?;
+                    if let Some((bucket, line)) = owner[m as usize] {
+                        w.push(bucket as usize, line, j, &bytes[k * size..(k + 1) * size])?;
                     }
                 }
                 Ok(())
