@@ -1037,6 +1037,19 @@ fn add_fill(lines: Lines, positions: &[u64], fill: f64, dtype: DType) -> Lines {
     concat_lines(out, dtype)
 }
 
+/// Refuses a stored index at or past `minor`, naming the input and its indices array.
+fn check_indices(store: &dyn StoreReader, node: &str, indices: &[u64], minor: u64) -> Result<()> {
+    match indices.iter().find(|&&i| i >= minor) {
+        Some(bad) => Err(Error::invalid(
+            store.path(),
+            node,
+            "sparse index",
+            format!("index {bad} out of range for {minor} positions"),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn fetch_same(store: &dyn StoreReader, src: &Source, sel: &Select, dtype: DType) -> Result<Lines> {
     let (data_node, indices_node, indptr_node) = (
         join(&src.node, "data"),
@@ -1084,14 +1097,7 @@ fn fetch_same(store: &dyn StoreReader, src: &Source, sel: &Select, dtype: DType)
     }
     let csr = matches!(src.storage, Storage::Sparse { csr: true, .. });
     let minor = if csr { src.shape[1] } else { src.shape[0] };
-    if let Some(bad) = indices.iter().find(|&&i| i >= minor) {
-        return Err(Error::invalid(
-            store.path(),
-            &indices_node,
-            "sparse index",
-            format!("index {bad} out of range for {minor} positions"),
-        ));
-    }
+    check_indices(store, &indices_node, &indices, minor)?;
     Ok(Lines {
         indptr,
         indices,
@@ -1157,14 +1163,7 @@ fn scan_transposed(
         let (p0, p1) = (ptr[j0 as usize], ptr[j1 as usize]);
         if p1 > p0 {
             let idx = read_index(store, &indices_node, p0, p1 - p0)?;
-            if let Some(m) = idx.iter().find(|&&m| m >= src_minor) {
-                return Err(Error::invalid(
-                    store.path(),
-                    &indices_node,
-                    "sparse index",
-                    format!("index {m} out of range for {src_minor} positions"),
-                ));
-            }
+            check_indices(store, &indices_node, &idx, src_minor)?;
             let data = cast(store.read(&data_node, &[p0], &[p1 - p0])?, dtype);
             visit(&Piece {
                 j0,

@@ -111,15 +111,15 @@ impl SpillWriter {
         Ok(())
     }
 
-    fn flush(&mut self, block: usize) -> Result<()> {
-        let buf = &mut self.buffers[block];
+    fn flush(&mut self, bucket: usize) -> Result<()> {
+        let buf = &mut self.buffers[bucket];
         if buf.is_empty() {
             return Ok(());
         }
         self.file
             .write_all(buf)
             .map_err(|e| scratch_error(&self.dir, e))?;
-        self.segments[block].push((self.end, buf.len()));
+        self.segments[bucket].push((self.end, buf.len()));
         self.end += buf.len() as u64;
         buf.clear();
         Ok(())
