@@ -124,10 +124,16 @@ impl Visit for Collector<'_> {
                 let row = self.describe(e)?;
                 self.elements.push(row);
             }
-            Part::RawArray { node, info, .. } => self.arrays.push(ArrayRow {
-                path: node.to_string(),
-                info: info.clone(),
-            }),
+            Part::RawArray { node, info, .. } => {
+                let mut info = info.clone();
+                if info.stored_bytes.is_none() {
+                    info.stored_bytes = self.store.stored_bytes(node);
+                }
+                self.arrays.push(ArrayRow {
+                    path: node.to_string(),
+                    info,
+                })
+            }
         }
         Ok(())
     }

@@ -14,7 +14,9 @@ pub mod zarr;
 pub use data::{DType, Data};
 pub use error::StoreError;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::RwLock;
 
 /// Attributes of a node, as JSON. Integers stay integers and floats stay floats.
 pub type Attrs = serde_json::Map<String, serde_json::Value>;
@@ -77,7 +79,8 @@ pub struct ArrayInfo {
     pub shards: Option<Vec<u64>>,
     /// Codec or filter names in pipeline order, e.g. `["bytes", "blosc(lz4,5,shuffle)"]`.
     pub codecs: Vec<String>,
-    /// Bytes the array occupies on disk, where the backend can tell cheaply.
+    /// Bytes the array occupies on disk, where the backend can tell cheaply (HDF5);
+    /// otherwise `None`, and [`StoreReader::stored_bytes`] finds them on request.
     pub stored_bytes: Option<u64>,
 }
 
@@ -104,9 +107,80 @@ pub trait StoreReader: Send + Sync {
     fn children(&self, group: &str) -> Result<Vec<String>>;
     fn attrs(&self, node: &str) -> Result<Attrs>;
     fn array_info(&self, node: &str) -> Result<ArrayInfo>;
+    /// Bytes the array at `node` occupies on disk, or `None` where that cannot be
+    /// told. Apart from [`Self::array_info`], which planning calls for every array of
+    /// every input, because for Zarr it means listing every chunk file.
+    fn stored_bytes(&self, node: &str) -> Option<u64> {
+        self.array_info(node).ok().and_then(|i| i.stored_bytes)
+    }
     /// Reads the hyper-rectangle `start .. start + shape` in row-major order, touching
     /// only the chunks it overlaps. For a 0-d array both slices are empty.
     fn read(&self, node: &str, start: &[u64], shape: &[u64]) -> Result<Data>;
+}
+
+type Memo<T> = RwLock<HashMap<String, T>>;
+
+/// A reader that keeps what its store has said of each node: kind, children,
+/// attributes and array description. Inputs do not change during a run, and planning
+/// asks about the same nodes many times, each time a file lookup and a parse (Zarr) or
+/// a visit to a file that may have been closed meanwhile (`.h5ad`, see [`h5_files`]).
+/// Errors are not kept, so a failing node fails again with the same error.
+pub struct Cached<R> {
+    inner: R,
+    kinds: Memo<Option<NodeKind>>,
+    children: Memo<Vec<String>>,
+    attrs: Memo<Attrs>,
+    infos: Memo<ArrayInfo>,
+}
+
+impl<R: StoreReader> Cached<R> {
+    pub fn new(inner: R) -> Self {
+        Cached {
+            inner,
+            kinds: Memo::default(),
+            children: Memo::default(),
+            attrs: Memo::default(),
+            infos: Memo::default(),
+        }
+    }
+}
+
+fn memo<T: Clone>(memo: &Memo<T>, node: &str, find: impl FnOnce() -> Result<T>) -> Result<T> {
+    if let Some(found) = memo.read().ok().and_then(|m| m.get(node).cloned()) {
+        return Ok(found);
+    }
+    let found = find()?;
+    if let Ok(mut m) = memo.write() {
+        m.insert(node.to_string(), found.clone());
+    }
+    Ok(found)
+}
+
+impl<R: StoreReader> StoreReader for Cached<R> {
+    fn path(&self) -> &Path {
+        self.inner.path()
+    }
+    fn format(&self) -> Format {
+        self.inner.format()
+    }
+    fn kind(&self, node: &str) -> Result<Option<NodeKind>> {
+        memo(&self.kinds, node, || self.inner.kind(node))
+    }
+    fn children(&self, group: &str) -> Result<Vec<String>> {
+        memo(&self.children, group, || self.inner.children(group))
+    }
+    fn attrs(&self, node: &str) -> Result<Attrs> {
+        memo(&self.attrs, node, || self.inner.attrs(node))
+    }
+    fn array_info(&self, node: &str) -> Result<ArrayInfo> {
+        memo(&self.infos, node, || self.inner.array_info(node))
+    }
+    fn stored_bytes(&self, node: &str) -> Option<u64> {
+        self.inner.stored_bytes(node)
+    }
+    fn read(&self, node: &str, start: &[u64], shape: &[u64]) -> Result<Data> {
+        self.inner.read(node, start, shape)
+    }
 }
 
 /// Write access to a new store. Nodes are created parent-first.
@@ -137,9 +211,9 @@ pub fn join(parent: &str, child: &str) -> String {
 /// Opens an existing store, detecting its format from what is on disk.
 pub fn open(path: &Path) -> Result<Box<dyn StoreReader>> {
     if path.is_dir() {
-        Ok(Box::new(zarr::ZarrReader::open(path)?))
+        Ok(Box::new(Cached::new(zarr::ZarrReader::open(path)?)))
     } else if path.is_file() {
-        Ok(Box::new(h5::H5Reader::open(path)?))
+        Ok(Box::new(Cached::new(h5::H5Reader::open(path)?)))
     } else {
         Err(StoreError::NotFound {
             file: path.to_path_buf(),

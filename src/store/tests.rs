@@ -375,6 +375,48 @@ fn resize_trims(format: Format) {
     assert!(r.read("a", &[10], &[5]).is_err());
 }
 
+/// What a reader said of a node stays its answer: inputs do not change during a run,
+/// so planning's repeated questions are answered without going back to the store.
+fn answers_are_kept(format: Format) {
+    let (dir, path) = new_store(format);
+    let w = create(&path, format).unwrap();
+    w.create_group("", &Attrs::new()).unwrap();
+    w.create_group("g", &attrs(json!({"encoding-type": "dict"})))
+        .unwrap();
+    let spec = ArraySpec {
+        shape: vec![4],
+        dtype: DType::I32,
+        chunks: vec![4],
+        shards: None,
+        compression: Compression::None,
+    };
+    w.create_array("g/a", &spec, &attrs(json!({"k": 1})))
+        .unwrap();
+    w.finish().unwrap();
+    drop(w);
+    let r = open(&path).unwrap();
+    let asked = (
+        r.kind("g").unwrap(),
+        r.kind("none").unwrap(),
+        r.children("g").unwrap(),
+        r.attrs("g/a").unwrap(),
+        r.array_info("g/a").unwrap(),
+    );
+    assert_eq!(asked.0, Some(NodeKind::Group));
+    assert_eq!(asked.1, None);
+    assert_eq!(asked.2, vec!["a".to_string()]);
+    drop(dir);
+    assert!(!path.exists());
+    let again = (
+        r.kind("g").unwrap(),
+        r.kind("none").unwrap(),
+        r.children("g").unwrap(),
+        r.attrs("g/a").unwrap(),
+        r.array_info("g/a").unwrap(),
+    );
+    assert_eq!(asked, again);
+}
+
 macro_rules! conformance {
     ($name:ident, $format:expr) => {
         mod $name {
@@ -406,6 +448,10 @@ macro_rules! conformance {
             #[test]
             fn missing_and_wrong() {
                 super::missing_and_wrong($format)
+            }
+            #[test]
+            fn answers_are_kept() {
+                super::answers_are_kept($format)
             }
         }
     };

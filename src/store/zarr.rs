@@ -554,11 +554,13 @@ impl StoreReader for ZarrReader {
     }
 
     fn array_info(&self, node: &str) -> Result<ArrayInfo> {
-        let open = self.open_array(node)?;
-        let mut info = open.info.clone();
+        Ok(self.open_array(node)?.info.clone())
+    }
+
+    fn stored_bytes(&self, node: &str) -> Option<u64> {
         // Sizes are a convenience: an unreadable directory just leaves them unknown.
-        info.stored_bytes = stored_bytes(&self.path.join(node)).ok();
-        Ok(info)
+        self.open_array(node).ok()?;
+        stored_bytes(&self.path.join(node)).ok()
     }
 
     fn read(&self, node: &str, start: &[u64], shape: &[u64]) -> Result<Data> {
