@@ -118,26 +118,15 @@ fn two_samples_stack_in_every_format_pair() {
     }
 }
 
-/// Every file under `root` (or `root` itself), by relative path, with its bytes.
+/// Every file of the store at `root`, by path relative to it, with its bytes.
 fn tree_bytes(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    if root.is_file() {
-        return vec![(PathBuf::new(), std::fs::read(root).unwrap())];
-    }
-    let mut out = Vec::new();
-    let mut todo = vec![root.to_path_buf()];
-    while let Some(dir) = todo.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                todo.push(path);
-            } else {
-                let rel = path.strip_prefix(root).unwrap().to_path_buf();
-                out.push((rel, std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
+    common::files_under(root)
+        .into_iter()
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p.strip_prefix(root).unwrap().to_path_buf(), bytes)
+        })
+        .collect()
 }
 
 /// Zarr outputs are reproducible byte for byte (`.h5ad` ones hold the same data, but

@@ -101,20 +101,13 @@ fn an_undecodable_chunk_of_a_dense_array_is_found() {
         let sound = adcat::validate::validate(&path, 2).expect("valid");
         // layers/dense (4 × 3 float64) and X/data (5 float32) are read through.
         assert!(sound.values_read >= 12 + 5, "{format:?}: {sound:?}");
-        let mut chunks = Vec::new();
-        let mut stack = vec![path.join("layers/dense")];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).unwrap().flatten() {
-                let p = e.path();
-                let name = e.file_name().to_string_lossy().into_owned();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if !name.starts_with('.') && name != "zarr.json" {
-                    chunks.push(p);
-                }
-            }
-        }
-        chunks.sort();
+        let chunks: Vec<_> = files_under(&path.join("layers/dense"))
+            .into_iter()
+            .filter(|p| {
+                let name = p.file_name().unwrap().to_string_lossy();
+                !name.starts_with('.') && name != "zarr.json"
+            })
+            .collect();
         let last = chunks.last().expect("a chunk file");
         std::fs::write(last, b"not a chunk").unwrap();
         let err = adcat::validate::validate(&path, 2)
