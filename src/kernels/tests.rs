@@ -536,6 +536,23 @@ macro_rules! kernel_suite {
             }
         }
 
+        /// A tile of several MiB: the GPU backend uploads and reads it back in pieces
+        /// copied by several threads, which must land every byte where it belongs.
+        #[test]
+        fn tile_dense_large() {
+            let Some(k) = backend() else { return };
+            if !$large {
+                return;
+            }
+            let (rows, cols, word) = (2_100, 1_000, 4);
+            // Each element its own index, so a piece copied to the wrong place shows.
+            let data: Vec<u8> = (0..(rows * cols) as u32).flat_map(u32::to_le_bytes).collect();
+            let reversed: Vec<u64> = (0..cols as u64).rev().collect();
+            let piece = [DensePiece { data: &data, rows, cols, row_offset: 3, col_map: &reversed }];
+            let out = k.tile_dense(rows + 5, cols, word, u64::MAX, &piece).unwrap();
+            assert!(out == ref_tile_dense(rows + 5, cols, word, u64::MAX, &piece));
+        }
+
         fn remap_input() -> impl Strategy<Value = (Vec<u64>, Vec<u64>, Vec<u64>, bool)> {
             (0u64..40, prop::collection::vec(0usize..12, 0..20), any::<u64>(), 0u64..5, any::<bool>())
                 .prop_flat_map(|(width, lengths, seed, drop_every, sort)| {

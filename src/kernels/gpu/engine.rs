@@ -1,9 +1,13 @@
 //! Buffers, dispatches and readback shared by the kernels.
 
+use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 
-use super::{GpuContext, GpuKernels, Pipelines, TileLimits};
+use rayon::prelude::*;
+
+use super::staging::POOLED_FROM;
+use super::{GpuContext, GpuKernels, Lazy, Pipelines, TileLimits};
 use crate::kernels::KernelError;
 use crate::timing::Timer;
 
@@ -15,6 +19,9 @@ pub(super) struct Engine<'a> {
     pub ctx: &'a GpuContext,
     pub tiles: TileLimits,
     pub kernel: &'static str,
+    /// Pooled upload buffers whose copies are submitted but maybe not done; they go
+    /// back to the pool once a `finish` has waited for the device.
+    staged: RefCell<Vec<wgpu::Buffer>>,
 }
 
 impl GpuKernels {
@@ -38,6 +45,7 @@ impl GpuKernels {
             ctx,
             tiles: self.tiles,
             kernel,
+            staged: RefCell::new(Vec::new()),
         };
         let result = f(&engine);
         let errors = [
@@ -88,6 +96,9 @@ impl Engine<'_> {
     }
 
     fn upload(&self, size: u64, parts: &[(u64, &[u8])]) -> wgpu::Buffer {
+        if size >= POOLED_FROM {
+            return self.upload_staged(size, parts);
+        }
         let buffer = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(self.kernel),
             size: padded(size),
@@ -100,12 +111,90 @@ impl Engine<'_> {
                 .get_mapped_range_mut()
                 .expect("a buffer mapped at creation has a whole mapped range");
             for (at, bytes) in parts {
-                view.slice(*at as usize..*at as usize + bytes.len())
-                    .copy_from_slice(bytes);
+                let at = *at as usize;
+                copy_to_mapped(view.slice(at..at + bytes.len()), bytes);
             }
         }
         buffer.unmap();
         buffer
+    }
+
+    /// [`Engine::upload`] through a pooled staging buffer, copied into a new storage
+    /// buffer by a submission of its own (queue order puts it before later work).
+    fn upload_staged(&self, size: u64, parts: &[(u64, &[u8])]) -> wgpu::Buffer {
+        let ctx = self.ctx;
+        let size = padded(size);
+        let stage = ctx
+            .uploads
+            .take(&ctx.device, size, ctx.limits.max_buffer_size);
+        {
+            let mut view = stage
+                .slice(..size)
+                .get_mapped_range_mut()
+                .expect("pooled upload buffers are kept mapped");
+            // A reused buffer holds the last call's bytes: zero what no part covers,
+            // as a buffer mapped at creation would be.
+            let mut spans: Vec<(usize, usize)> = parts
+                .iter()
+                .map(|(at, bytes)| (*at as usize, *at as usize + bytes.len()))
+                .collect();
+            spans.sort_unstable();
+            let mut covered = 0;
+            for (start, end) in spans.into_iter().chain([(size as usize, size as usize)]) {
+                if start > covered {
+                    view.slice(covered..start).fill(0);
+                }
+                covered = covered.max(end);
+            }
+            for (at, bytes) in parts {
+                let at = *at as usize;
+                copy_to_mapped(view.slice(at..at + bytes.len()), bytes);
+            }
+        }
+        stage.unmap();
+        let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(self.kernel),
+            size,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self.encoder();
+        encoder.copy_buffer_to_buffer(&stage, 0, &buffer, 0, size);
+        ctx.queue.submit([encoder.finish()]);
+        self.staged.borrow_mut().push(stage);
+        buffer
+    }
+
+    /// Maps the upload buffers of finished copies again and returns them to the pool.
+    /// Only called once the device is idle, so the maps complete at the next poll.
+    fn recycle_uploads(&self) -> Result<(), KernelError> {
+        let staged = std::mem::take(&mut *self.staged.borrow_mut());
+        if staged.is_empty() {
+            return Ok(());
+        }
+        let (tx, rx) = mpsc::channel();
+        for (i, stage) in staged.iter().enumerate() {
+            let tx = tx.clone();
+            stage.map_async(wgpu::MapMode::Write, .., move |r| {
+                let _ = tx.send((i, r));
+            });
+        }
+        self.ctx
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| self.gpu_error(e))?;
+        let mut mapped = vec![false; staged.len()];
+        for _ in 0..staged.len() {
+            let (i, r) = rx.recv().map_err(|e| self.gpu_error(e))?;
+            r.map_err(|e| self.gpu_error(e))?;
+            mapped[i] = true;
+        }
+        for (stage, ok) in staged.into_iter().zip(mapped) {
+            if ok {
+                self.ctx.uploads.put(stage);
+            }
+        }
+        Ok(())
     }
 
     pub fn input(&self, bytes: &[u8]) -> wgpu::Buffer {
@@ -151,7 +240,7 @@ impl Engine<'_> {
     pub fn dispatch(
         &self,
         encoder: &mut wgpu::CommandEncoder,
-        pipeline: &wgpu::ComputePipeline,
+        pipeline: &Lazy,
         bindings: &[(u32, &wgpu::Buffer)],
         groups: u64,
     ) -> Result<(), KernelError> {
@@ -163,6 +252,7 @@ impl Engine<'_> {
             kernel: self.kernel,
             reason: format!("{groups} workgroups do not fit a {limit} x {limit} grid"),
         })?;
+        let pipeline = pipeline.get(&self.ctx.device);
         let entries: Vec<wgpu::BindGroupEntry<'_>> = bindings
             .iter()
             .map(|(binding, buffer)| wgpu::BindGroupEntry {
@@ -209,14 +299,19 @@ impl Engine<'_> {
                 continue;
             }
             let size = (dst.len() as u64).div_ceil(4) * 4;
-            let stage = device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(self.kernel),
-                size,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
+            let stage = if size >= POOLED_FROM {
+                let max = self.ctx.limits.max_buffer_size;
+                self.ctx.readbacks.take(device, size, max)
+            } else {
+                device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(self.kernel),
+                    size,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                })
+            };
             encoder.copy_buffer_to_buffer(buffer, *offset, &stage, 0, size);
-            staging.push(Some(stage));
+            staging.push(Some((stage, size)));
         }
         let clock = &self.ctx.clock;
         let computing = Timer::start(&clock.compute);
@@ -224,9 +319,9 @@ impl Engine<'_> {
         let (tx, rx) = mpsc::channel();
         let mut waiting = 0;
         for (i, stage) in staging.iter().enumerate() {
-            if let Some(stage) = stage {
+            if let Some((stage, size)) = stage {
                 let tx = tx.clone();
-                stage.map_async(wgpu::MapMode::Read, .., move |r| {
+                stage.map_async(wgpu::MapMode::Read, ..*size, move |r| {
                     let _ = tx.send((i, r));
                 });
                 waiting += 1;
@@ -240,13 +335,23 @@ impl Engine<'_> {
         for _ in 0..waiting {
             let (i, mapped) = rx.recv().map_err(|e| self.gpu_error(e))?;
             mapped.map_err(|e| self.gpu_error(e))?;
-            let stage = staging[i].as_ref().expect("mapped buffers exist");
-            let view = stage.get_mapped_range(..).map_err(|e| self.gpu_error(e))?;
-            let dst = &mut reads[i].2;
-            let n = dst.len();
-            dst.copy_from_slice(&view[..n]);
+            let (stage, size) = staging[i].as_ref().expect("mapped buffers exist");
+            {
+                let view = stage
+                    .get_mapped_range(..*size)
+                    .map_err(|e| self.gpu_error(e))?;
+                let dst = &mut reads[i].2;
+                let n = dst.len();
+                copy_from_mapped(dst, &view[..n]);
+            }
+            stage.unmap();
         }
-        Ok(())
+        for (stage, size) in staging.into_iter().flatten() {
+            if size >= POOLED_FROM {
+                self.ctx.readbacks.put(stage);
+            }
+        }
+        self.recycle_uploads()
     }
 
     fn gpu_error(&self, e: impl std::fmt::Display) -> KernelError {
@@ -289,6 +394,48 @@ impl Engine<'_> {
         )?;
         Ok(dst)
     }
+}
+
+/// Bytes a thread copies at once between host memory and a mapped buffer. A block's
+/// upload and readback are each one copy of up to hundreds of MiB, which a single thread
+/// does at a fraction of the host's memory bandwidth (and the pages of a freshly mapped
+/// staging buffer fault in one by one), so large copies are spread over the thread pool.
+const COPY_PIECE: usize = 4 << 20;
+
+/// `dst.copy_from_slice(src)` for a mapped (write-only) range, in parallel when large.
+fn copy_to_mapped(dst: wgpu::WriteOnly<'_, [u8]>, src: &[u8]) {
+    /// A piece of a mapped range, handed to another thread.
+    struct Piece<'a>(wgpu::WriteOnly<'a, [u8]>);
+    // SAFETY: a `WriteOnly<[u8]>` is exclusive access to plain bytes, as `&mut [u8]` is
+    // (which is `Send`); wgpu only implements `Send` for sized `T`. Each piece is a
+    // disjoint range, and every piece is written before the view is unmapped.
+    unsafe impl Send for Piece<'_> {}
+    let mut dst = dst;
+    if src.len() <= COPY_PIECE {
+        dst.copy_from_slice(src);
+        return;
+    }
+    let mut pieces = Vec::with_capacity(src.len().div_ceil(COPY_PIECE));
+    let mut rest = dst;
+    for chunk in src.chunks(COPY_PIECE) {
+        let (head, tail) = rest.split_at(chunk.len());
+        pieces.push((Piece(head), chunk));
+        rest = tail;
+    }
+    pieces
+        .into_par_iter()
+        .for_each(|(mut piece, chunk)| piece.0.copy_from_slice(chunk));
+}
+
+/// `dst.copy_from_slice(src)` from a mapped range, in parallel when large.
+fn copy_from_mapped(dst: &mut [u8], src: &[u8]) {
+    if src.len() <= COPY_PIECE {
+        dst.copy_from_slice(src);
+        return;
+    }
+    dst.par_chunks_mut(COPY_PIECE)
+        .zip(src.par_chunks(COPY_PIECE))
+        .for_each(|(d, s)| d.copy_from_slice(s));
 }
 
 /// A `(x, y)` grid of at least `groups` workgroups, each side at most `limit`.

@@ -9,12 +9,13 @@
 
 mod engine;
 mod ops;
+mod staging;
 
 #[cfg(test)]
 pub(super) use engine::grid as grid_for_tests;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Serialize;
 
@@ -150,69 +151,90 @@ impl TileLimits {
     }
 }
 
-struct Pipelines {
-    add_offset: wgpu::ComputePipeline,
-    /// Present when the device was opened with `SHADER_INT64`.
-    add_offset_int64: Option<wgpu::ComputePipeline>,
-    scan_reduce: wgpu::ComputePipeline,
-    scan_downsweep: wgpu::ComputePipeline,
-    remap_mark: wgpu::ComputePipeline,
-    remap_scatter: wgpu::ComputePipeline,
-    remap_lines: wgpu::ComputePipeline,
-    remap_sort: wgpu::ComputePipeline,
-    transpose_count: wgpu::ComputePipeline,
-    transpose_scatter: wgpu::ComputePipeline,
-    gather: wgpu::ComputePipeline,
-    interleave_count: wgpu::ComputePipeline,
-    interleave_order: wgpu::ComputePipeline,
-    tile_dense: wgpu::ComputePipeline,
+/// One kernel's compute pipeline, compiled the first time a kernel call needs it. A run
+/// uses a few of the kernels (an inner join of CSR inputs: one or two), and compiling
+/// each costs the driver a shader compile, so none is compiled at start-up.
+pub(super) struct Lazy {
+    shader: fn() -> wgpu::ShaderModuleDescriptor<'static>,
+    entry: &'static str,
+    compiled: OnceLock<wgpu::ComputePipeline>,
 }
 
-impl Pipelines {
-    fn new(device: &wgpu::Device) -> Pipelines {
-        let pipeline = |module: &wgpu::ShaderModule, entry: &str| {
+impl Lazy {
+    fn new(shader: fn() -> wgpu::ShaderModuleDescriptor<'static>, entry: &'static str) -> Lazy {
+        Lazy {
+            shader,
+            entry,
+            compiled: OnceLock::new(),
+        }
+    }
+
+    /// The pipeline, compiled now if it was not yet. Called inside a kernel call's
+    /// error scopes, so a shader the device refuses fails that call.
+    pub(super) fn get(&self, device: &wgpu::Device) -> &wgpu::ComputePipeline {
+        self.compiled.get_or_init(|| {
+            let module = device.create_shader_module((self.shader)());
             device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(entry),
+                label: Some(self.entry),
                 layout: None,
-                module,
-                entry_point: Some(entry),
+                module: &module,
+                entry_point: Some(self.entry),
                 compilation_options: Default::default(),
                 cache: None,
             })
-        };
-        let scan = device.create_shader_module(wgpu::include_wgsl!("../../../shaders/scan.wgsl"));
-        let interleave =
-            device.create_shader_module(wgpu::include_wgsl!("../../../shaders/interleave.wgsl"));
-        let transpose =
-            device.create_shader_module(wgpu::include_wgsl!("../../../shaders/transpose.wgsl"));
-        let one = |desc: wgpu::ShaderModuleDescriptor<'_>| {
-            pipeline(&device.create_shader_module(desc), "main")
-        };
-        let int64 = device.features().contains(wgpu::Features::SHADER_INT64);
+        })
+    }
+}
+
+pub(super) struct Pipelines {
+    add_offset: Lazy,
+    /// Present when the device was opened with `SHADER_INT64`.
+    add_offset_int64: Option<Lazy>,
+    pub scan_reduce: Lazy,
+    pub scan_downsweep: Lazy,
+    pub remap_mark: Lazy,
+    pub remap_scatter: Lazy,
+    pub remap_lines: Lazy,
+    pub remap_sort: Lazy,
+    pub transpose_count: Lazy,
+    pub transpose_scatter: Lazy,
+    pub gather: Lazy,
+    pub interleave_count: Lazy,
+    pub interleave_order: Lazy,
+    pub tile_dense: Lazy,
+}
+
+impl Pipelines {
+    fn new(int64: bool) -> Pipelines {
+        macro_rules! wgsl {
+            ($file:literal, $entry:literal) => {
+                Lazy::new(
+                    || wgpu::include_wgsl!(concat!("../../../shaders/", $file)),
+                    $entry,
+                )
+            };
+        }
         Pipelines {
-            add_offset: one(wgpu::include_wgsl!("../../../shaders/add_offset.wgsl")),
-            add_offset_int64: int64.then(|| {
-                one(wgpu::include_wgsl!(
-                    "../../../shaders/add_offset_int64.wgsl"
-                ))
-            }),
-            scan_reduce: pipeline(&scan, "reduce"),
-            scan_downsweep: pipeline(&scan, "downsweep"),
-            remap_mark: one(wgpu::include_wgsl!("../../../shaders/remap_mark.wgsl")),
-            remap_scatter: one(wgpu::include_wgsl!("../../../shaders/remap_scatter.wgsl")),
-            remap_lines: one(wgpu::include_wgsl!("../../../shaders/remap_lines.wgsl")),
-            remap_sort: one(wgpu::include_wgsl!("../../../shaders/remap_sort.wgsl")),
-            transpose_count: pipeline(&transpose, "count"),
-            transpose_scatter: pipeline(&transpose, "scatter"),
-            gather: one(wgpu::include_wgsl!("../../../shaders/gather.wgsl")),
-            interleave_count: pipeline(&interleave, "count"),
-            interleave_order: pipeline(&interleave, "order_entries"),
-            tile_dense: one(wgpu::include_wgsl!("../../../shaders/tile_dense.wgsl")),
+            add_offset: wgsl!("add_offset.wgsl", "main"),
+            add_offset_int64: int64.then(|| wgsl!("add_offset_int64.wgsl", "main")),
+            scan_reduce: wgsl!("scan.wgsl", "reduce"),
+            scan_downsweep: wgsl!("scan.wgsl", "downsweep"),
+            remap_mark: wgsl!("remap_mark.wgsl", "main"),
+            remap_scatter: wgsl!("remap_scatter.wgsl", "main"),
+            remap_lines: wgsl!("remap_lines.wgsl", "main"),
+            remap_sort: wgsl!("remap_sort.wgsl", "main"),
+            transpose_count: wgsl!("transpose.wgsl", "count"),
+            transpose_scatter: wgsl!("transpose.wgsl", "scatter"),
+            gather: wgsl!("gather.wgsl", "main"),
+            interleave_count: wgsl!("interleave.wgsl", "count"),
+            interleave_order: wgsl!("interleave.wgsl", "order_entries"),
+            tile_dense: wgsl!("tile_dense.wgsl", "main"),
         }
     }
 }
 
-/// A device with its queue and compiled pipelines, created once and shared.
+/// A device with its queue and pipelines (compiled as kernels need them), created once
+/// and shared.
 pub struct GpuContext {
     device: wgpu::Device,
     queue: wgpu::Queue,
@@ -224,6 +246,8 @@ pub struct GpuContext {
     busy: Mutex<()>,
     dispatches: AtomicU64,
     pub(crate) clock: PhaseClock,
+    uploads: staging::Pool,
+    readbacks: staging::Pool,
 }
 
 /// Nanoseconds spent in each part of kernel calls on one context.
@@ -277,14 +301,7 @@ impl GpuContext {
             *flag.lock().unwrap_or_else(|e| e.into_inner()) =
                 Some(format!("{reason:?}: {message}"));
         });
-        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let pipelines = Pipelines::new(&device);
-        if let Some(err) = pollster::block_on(scope.pop()) {
-            return Err(KernelError::Gpu {
-                kernel: "pipelines",
-                reason: err.to_string(),
-            });
-        }
+        let pipelines = Pipelines::new(device.features().contains(wgpu::Features::SHADER_INT64));
         Ok(GpuContext {
             limits: device.limits(),
             device,
@@ -295,6 +312,8 @@ impl GpuContext {
             busy: Mutex::new(()),
             dispatches: AtomicU64::new(0),
             clock: PhaseClock::default(),
+            uploads: staging::Pool::uploads(),
+            readbacks: staging::Pool::readbacks(),
         })
     }
 

@@ -17,7 +17,7 @@ fn bytes_mut(v: &mut [u64]) -> &mut [u8] {
 
 pub(super) fn add_offset(
     e: &Engine<'_>,
-    pipeline: &wgpu::ComputePipeline,
+    pipeline: &super::Lazy,
     values: &[u64],
     base: u64,
 ) -> Result<Vec<u64>, KernelError> {
