@@ -34,12 +34,13 @@ pub fn choose(device: Device, payload_bytes: u64) -> Result<Chosen> {
                 reason: "--device gpu".into(),
             })
         }
-        // Measured with `adcat bench` on an NVIDIA H100 against 16 CPU cores, the GPU
-        // backend was 1.07-2.2x slower end to end on every case up to 3.7 GB of payload
-        // (1.26x on the outer joins after their sort moved to remap_sort.wgsl, on an H200):
-        // the index work is a few passes over each byte, so moving blocks to the device
-        // and back costs more than the CPU spends on them. `auto` therefore stays on the
-        // CPU; `--device gpu` runs the GPU backend where a machine shows otherwise.
+        // Measured with `adcat bench` on an NVIDIA H200 against 16 CPU cores, with the
+        // three-stage block loop and pooled staging buffers, the GPU backend took 0.98-1.47x
+        // the CPU's time end to end on every case up to 3.7 GB of payload, slower on all
+        // but one: the index work is a few passes over each byte, so moving blocks to the
+        // device and back (and opening it, 0.2 s) costs more than the CPU spends on them.
+        // `auto` therefore stays on the CPU; `--device gpu` runs the GPU backend where a
+        // machine shows otherwise.
         Device::Auto => Ok(Chosen {
             kernels: Box::new(CpuKernels),
             reason: format!(
