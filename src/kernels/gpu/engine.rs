@@ -173,26 +173,23 @@ impl Engine<'_> {
             return Ok(());
         }
         let (tx, rx) = mpsc::channel();
-        for (i, stage) in staged.iter().enumerate() {
+        for stage in &staged {
             let tx = tx.clone();
             stage.map_async(wgpu::MapMode::Write, .., move |r| {
-                let _ = tx.send((i, r));
+                let _ = tx.send(r);
             });
         }
         self.ctx
             .device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| self.gpu_error(e))?;
-        let mut mapped = vec![false; staged.len()];
         for _ in 0..staged.len() {
-            let (i, r) = rx.recv().map_err(|e| self.gpu_error(e))?;
-            r.map_err(|e| self.gpu_error(e))?;
-            mapped[i] = true;
+            rx.recv()
+                .map_err(|e| self.gpu_error(e))?
+                .map_err(|e| self.gpu_error(e))?;
         }
-        for (stage, ok) in staged.into_iter().zip(mapped) {
-            if ok {
-                self.ctx.uploads.put(stage);
-            }
+        for stage in staged {
+            self.ctx.uploads.put(stage);
         }
         Ok(())
     }
