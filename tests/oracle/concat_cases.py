@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from gen import write_zarr_files
+
 FORMATS = ("h5ad", "zarr2", "zarr3")
 
 
@@ -27,7 +29,7 @@ def write(adata: ad.AnnData, path: Path, fmt: str) -> Path:
             old = ad.settings.zarr_write_format
             ad.settings.zarr_write_format = 2 if fmt == "zarr2" else 3
             try:
-                adata.write_zarr(path)
+                write_zarr_files(adata, path)
             finally:
                 ad.settings.zarr_write_format = old
     return path
