@@ -19,7 +19,9 @@ pub struct Chosen {
     pub reason: String,
 }
 
-pub fn choose(device: Device, payload_bytes: u64) -> Result<Chosen> {
+/// The backend for `device`; `max_memory` bounds what a GPU backend keeps between
+/// kernel calls.
+pub fn choose(device: Device, payload_bytes: u64, max_memory: u64) -> Result<Chosen> {
     match device {
         Device::Cpu => Ok(Chosen {
             kernels: Box::new(CpuKernels),
@@ -29,6 +31,7 @@ pub fn choose(device: Device, payload_bytes: u64) -> Result<Chosen> {
             // Asked for explicitly, any adapter will do, software ones included.
             let ctx = GpuContext::acquire(Preference::Any)
                 .map_err(|e| Error::Device(format!("--device gpu: {e}")))?;
+            ctx.bound_staging(max_memory);
             Ok(Chosen {
                 kernels: Box::new(GpuKernels::new(Arc::new(ctx))),
                 reason: "--device gpu".into(),

@@ -1027,7 +1027,7 @@ pub fn peak_rss() -> Option<u64> {
 /// Returns the backend that did the index work and why it was chosen.
 pub fn execute(plan: &ConcatPlan) -> Result<Executed> {
     let opts = &plan.options;
-    let chosen = device::choose(opts.device, plan.payload_bytes)?;
+    let chosen = device::choose(opts.device, plan.payload_bytes, opts.max_memory)?;
     let phases = matrix::Phases::default();
     let staged = Staged::new(&opts.output, opts.overwrite)?;
     let stores: Vec<Box<dyn StoreReader>> = opts

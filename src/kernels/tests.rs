@@ -228,7 +228,7 @@ fn words(n: usize, word: usize, seed: u8) -> Vec<u8> {
 
 /// The GPU context shared by all GPU tests (lavapipe takes a while to compile the
 /// pipelines). `None` when no adapter exists, unless ADCAT_REQUIRE_GPU=1.
-fn gpu_context() -> Option<Arc<GpuContext>> {
+pub(super) fn gpu_context() -> Option<Arc<GpuContext>> {
     static CTX: OnceLock<Option<Arc<GpuContext>>> = OnceLock::new();
     CTX.get_or_init(|| match GpuContext::acquire(Preference::Any) {
         Ok(ctx) => Some(Arc::new(ctx)),

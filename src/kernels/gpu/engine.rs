@@ -105,16 +105,13 @@ impl Engine<'_> {
             usage: wgpu::BufferUsages::STORAGE,
             mapped_at_creation: true,
         });
-        {
-            let mut view = buffer
+        write_parts(
+            buffer
                 .slice(..)
                 .get_mapped_range_mut()
-                .expect("a buffer mapped at creation has a whole mapped range");
-            for (at, bytes) in parts {
-                let at = *at as usize;
-                copy_to_mapped(view.slice(at..at + bytes.len()), bytes);
-            }
-        }
+                .expect("a buffer mapped at creation has a whole mapped range"),
+            parts,
+        );
         buffer.unmap();
         buffer
     }
@@ -146,10 +143,7 @@ impl Engine<'_> {
                 }
                 covered = covered.max(end);
             }
-            for (at, bytes) in parts {
-                let at = *at as usize;
-                copy_to_mapped(view.slice(at..at + bytes.len()), bytes);
-            }
+            write_parts(view, parts);
         }
         stage.unmap();
         let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
@@ -296,17 +290,8 @@ impl Engine<'_> {
                 continue;
             }
             let size = (dst.len() as u64).div_ceil(4) * 4;
-            let stage = if size >= POOLED_FROM {
-                let max = self.ctx.limits.max_buffer_size;
-                self.ctx.readbacks.take(device, size, max)
-            } else {
-                device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some(self.kernel),
-                    size,
-                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                })
-            };
+            let max = self.ctx.limits.max_buffer_size;
+            let stage = self.ctx.readbacks.take(device, size, max);
             encoder.copy_buffer_to_buffer(buffer, *offset, &stage, 0, size);
             staging.push(Some((stage, size)));
         }
@@ -343,10 +328,8 @@ impl Engine<'_> {
             }
             stage.unmap();
         }
-        for (stage, size) in staging.into_iter().flatten() {
-            if size >= POOLED_FROM {
-                self.ctx.readbacks.put(stage);
-            }
+        for (stage, _) in staging.into_iter().flatten() {
+            self.ctx.readbacks.put(stage);
         }
         self.recycle_uploads()
     }
@@ -398,6 +381,14 @@ impl Engine<'_> {
 /// does at a fraction of the host's memory bandwidth (and the pages of a freshly mapped
 /// staging buffer fault in one by one), so large copies are spread over the thread pool.
 const COPY_PIECE: usize = 4 << 20;
+
+/// Copies each `(byte offset, bytes)` part into `view` at its offset.
+fn write_parts(mut view: wgpu::BufferViewMut, parts: &[(u64, &[u8])]) {
+    for (at, bytes) in parts {
+        let at = *at as usize;
+        copy_to_mapped(view.slice(at..at + bytes.len()), bytes);
+    }
+}
 
 /// `dst.copy_from_slice(src)` for a mapped (write-only) range, in parallel when large.
 fn copy_to_mapped(dst: wgpu::WriteOnly<'_, [u8]>, src: &[u8]) {

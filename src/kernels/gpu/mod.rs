@@ -317,6 +317,16 @@ impl GpuContext {
         })
     }
 
+    /// Bounds the staging buffers kept between kernel calls by a memory budget: each
+    /// direction keeps at most a quarter of it (and at most 512 MiB). A block is a
+    /// sixteenth of the budget, and a call stages a block or two each way (rounded up
+    /// to a power of two), so the buffers of the last few calls stay.
+    pub fn bound_staging(&self, max_memory: u64) {
+        let keep = (max_memory / 4).min(staging::KEEP_BYTES);
+        self.uploads.keep_at_most(keep);
+        self.readbacks.keep_at_most(keep);
+    }
+
     /// Opens the best adapter allowed by `pref` (discrete, then integrated, virtual,
     /// other, then software) with that adapter's own limits.
     pub fn acquire(pref: Preference) -> Result<GpuContext, KernelError> {
