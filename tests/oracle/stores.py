@@ -166,6 +166,13 @@ def zarr_format_on_disk(path: Path) -> int:
     return 3 if v3 else 2
 
 
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    """Every file of a store by its path inside it (a single-file store under "")."""
+    if root.is_file():
+        return {"": root.read_bytes()}
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 def out_path(tmp_path: Path, fmt: str, stem: str = "out") -> Path:
     return tmp_path / f"{stem}{'.h5ad' if fmt == 'h5ad' else '.zarr'}"
 

@@ -16,6 +16,7 @@ import pytest
 from scipy import sparse
 
 from concat_cases import FORMATS, Case, assert_same_adata, make_case, read, write
+from stores import tree_bytes
 
 N_RANDOM = int(os.environ.get("ADCAT_CONCAT_CASES", "300"))
 
@@ -314,12 +315,6 @@ def gpu_available() -> bool:
         print("\nWARNING: no GPU adapter: --device gpu oracle tests SKIPPED", file=sys.stderr)
         pytest.skip("no GPU adapter (install mesa-vulkan-drivers for lavapipe)")
     return True
-
-
-def tree_bytes(root: Path) -> dict[str, bytes]:
-    if root.is_file():
-        return {"": root.read_bytes()}
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def gpu_and_cpu_agree(case: Case, tmp: Path, extra: list[str]) -> None:

@@ -74,10 +74,6 @@ def test_covers_everything(inputs):
     assert any(inputs.original(f"seed{s}").raw is not None for s in SEEDS), "no seed with raw"
 
 
-def _tree(root):
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
 @pytest.mark.parametrize("fmt", ["zarr2", "zarr3"])
 @pytest.mark.parametrize("seed", [3, 11])
 def test_zarr_files_match_zarrs_local_store(seed, fmt, tmp_path):
@@ -88,7 +84,7 @@ def test_zarr_files_match_zarrs_local_store(seed, fmt, tmp_path):
     with gen._anndata_settings(zarr_write_format=int(fmt[-1])):
         adata.copy().write_zarr(direct, convert_strings_to_categoricals=False)
     via_memory = gen.write(adata.copy(), tmp_path / "memory.zarr", fmt)
-    expected, actual = _tree(direct), _tree(via_memory)
+    expected, actual = stores.tree_bytes(direct), stores.tree_bytes(via_memory)
     assert sorted(actual) == sorted(expected)
     assert len(expected) > 20
     differing = [key for key in expected if actual[key] != expected[key]]
