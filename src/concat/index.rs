@@ -144,47 +144,57 @@ pub fn natsorted_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 /// natsort's default key: runs of digits compare as numbers, the rest as text.
+/// Compares the runs as it finds them, without collecting either key: sorting the
+/// 10,000 categories of a label column spent a tenth of a concatenation's time
+/// allocating keys for every comparison.
+/// Text is compared in Unicode's decomposed form (NFD), as natsort normalises it, so
+/// "é" sorts with "e"; ASCII needs no normalising.
 pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    fn parts(s: &str) -> Vec<(bool, &str)> {
-        let mut out = Vec::new();
-        let mut start = 0;
-        let bytes = s.as_bytes();
-        for i in 1..=bytes.len() {
-            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
-                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
-                start = i;
-            }
-        }
-        out
+    if a.is_ascii() && b.is_ascii() {
+        return runs(a).cmp(runs(b));
     }
-    let (pa, pb) = (parts(a), parts(b));
+    let decomposed =
+        |s: &str| -> String { unicode_normalization::UnicodeNormalization::nfd(s).collect() };
+    runs(&decomposed(a)).cmp(runs(&decomposed(b)))
+}
+
+/// One run of a natural key. The derived order is natsort's: a number sorts before text
+/// (natsort compares an int with a str by type name), numbers by their digits without
+/// leading zeros (fewer digits first), text as strings.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum Run<'a> {
+    Number { digits: usize, value: &'a str },
+    Text(&'a str),
+}
+
+fn runs(s: &str) -> impl Iterator<Item = Run<'_>> {
     // A key always starts with text, empty when the string starts with a digit.
-    fn key(p: Vec<(bool, &str)>) -> Vec<(bool, &str)> {
-        if p.first().is_some_and(|(digit, _)| *digit) {
-            let mut v = vec![(false, "")];
-            v.extend(p);
-            v
-        } else {
-            p
-        }
-    }
-    let (ka, kb) = (key(pa), key(pb));
-    for (x, y) in ka.iter().zip(&kb) {
-        let ord = match (x.0, y.0) {
-            (true, true) => {
-                let (tx, ty) = (x.1.trim_start_matches('0'), y.1.trim_start_matches('0'));
-                tx.len().cmp(&ty.len()).then_with(|| tx.cmp(ty))
+    let lead = s
+        .as_bytes()
+        .first()
+        .is_some_and(u8::is_ascii_digit)
+        .then_some(Run::Text(""));
+    let mut rest = s;
+    lead.into_iter().chain(std::iter::from_fn(move || {
+        let bytes = rest.as_bytes();
+        let digit = bytes.first()?.is_ascii_digit();
+        let len = bytes
+            .iter()
+            .position(|b| b.is_ascii_digit() != digit)
+            .unwrap_or(bytes.len());
+        // An ASCII digit on one side of the cut makes it a char boundary.
+        let (run, tail) = rest.split_at(len);
+        rest = tail;
+        Some(if digit {
+            let value = run.trim_start_matches('0');
+            Run::Number {
+                digits: value.len(),
+                value,
             }
-            (false, false) => x.1.cmp(y.1),
-            // Number against text: natsort compares an int with a str by type name.
-            (true, false) => std::cmp::Ordering::Less,
-            (false, true) => std::cmp::Ordering::Greater,
-        };
-        if ord.is_ne() {
-            return ord;
-        }
-    }
-    ka.len().cmp(&kb.len())
+        } else {
+            Run::Text(run)
+        })
+    }))
 }
 
 #[cfg(test)]
@@ -235,6 +245,40 @@ mod tests {
         let mut x = v(&["c10", "c2", "a", "B", "c1", "10", "9"]);
         x.sort_by(|a, b| natural_cmp(a, b));
         assert_eq!(x, v(&["9", "10", "B", "a", "c1", "c2", "c10"]));
+    }
+
+    #[test]
+    fn natural_order_of_text_around_numbers() {
+        // natsort 8.4: decomposed "é" sorts with "e"; a tie (composed or decomposed)
+        // falls back to code point order, where "e\u{301}" comes first.
+        let mut x = v(&[
+            "é10x",
+            "é9x",
+            "é9",
+            "",
+            "0",
+            "00",
+            "x1y2",
+            "x1y10",
+            "x01y3",
+            "e\u{301}9",
+        ]);
+        x.sort_by(|a, b| natsorted_cmp(a, b));
+        assert_eq!(
+            x,
+            v(&[
+                "",
+                "0",
+                "00",
+                "e\u{301}9",
+                "é9",
+                "é9x",
+                "é10x",
+                "x1y2",
+                "x01y3",
+                "x1y10"
+            ])
+        );
     }
 
     #[test]

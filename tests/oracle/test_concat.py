@@ -197,6 +197,22 @@ def test_categories_tied_under_natural_sort_keep_pandas_order(tmp_path: Path) ->
     run_case(Case(9, inputs, ["zarr2", "h5ad"], "zarr3", {"join": "outer"}), tmp_path)
 
 
+def test_categories_with_accents_in_natsort_order(tmp_path: Path) -> None:
+    import pandas as pd
+
+    # natsort compares text in Unicode's decomposed form, so "é9" sorts with "e", ahead
+    # of "x", and "naïve" just after "naive"; code point order would put them last.
+    words = ["é9", "é10x", "x1y2", "naïve", "naive", "nb", "e\u03019", "Écorce", "Ecorce", "ζ", "zeta", "ñ2"]
+    inputs = []
+    for k, n in enumerate((12, 13)):
+        a = small(n, ["a", "b"])
+        # Unique within each input: only the result has fewer values than rows.
+        a.obs["label"] = (words[::-1] if k else words) + ["y"] * k
+        a.obs["tag"] = pd.Categorical([words[(3 * i + k) % 12] for i in range(n)])
+        inputs.append(a)
+    run_case(Case(10, inputs, ["h5ad", "zarr3"], "zarr2", {"join": "outer"}), tmp_path)
+
+
 def test_obsm_of_differing_widths_and_keys(tmp_path: Path) -> None:
     a, b = small(3, ["a", "b"]), small(2, ["b", "a"])
     a.obsm["pca"] = np.ones((3, 4))
