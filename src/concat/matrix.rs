@@ -216,20 +216,21 @@ pub(crate) fn read_index(
 ) -> Result<Vec<u64>> {
     let data = store.read(node, &[start], &[n])?;
     let dtype = data.dtype();
-    let v = data.to_i64().ok_or_else(|| {
-        Error::invalid(
+    match data.into_u64() {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err(Error::invalid(
             store.path(),
             node,
             "sparse index",
             format!("dtype {dtype}, expected integers"),
-        )
-    })?;
-    v.into_iter()
-        .map(|x| {
-            u64::try_from(x)
-                .map_err(|_| Error::invalid(store.path(), node, "sparse index", "negative value"))
-        })
-        .collect()
+        )),
+        Err(()) => Err(Error::invalid(
+            store.path(),
+            node,
+            "sparse index",
+            "negative value",
+        )),
+    }
 }
 
 /// Sizes and writers shared by the block loop.
