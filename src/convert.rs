@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::encoding::{walk, EncodingType, Part, Visit};
 use crate::error::{Error, Result};
 use crate::layout::Layout;
-use crate::output::Staged;
+use crate::output::write_staged;
 use crate::progress::Progress;
 use crate::store::{self, ArraySpec, Attrs, DType, Format, StoreReader, StoreWriter};
 
@@ -153,52 +153,37 @@ fn same_path(a: &Path, b: &Path) -> bool {
 /// Runs a plan: writes the output into a temporary sibling and renames it into place.
 pub fn execute(plan: &ConvertPlan) -> Result<()> {
     let opts = &plan.options;
-    let staged = Staged::new(&opts.output, opts.overwrite)?;
     let input = store::open(&opts.input)?;
     let progress = Progress::new(opts.progress, plan.payload_bytes, "converting");
     crate::heap::cap_resident(opts.max_memory);
-    let sums = opts
-        .validate
-        .then(|| std::sync::Arc::new(crate::checksum::Sums::default()));
-    let written = (|| -> Result<()> {
-        let output = store::create(staged.path(), opts.layout.format)?;
-        let output = crate::checksum::recording(output, sums.as_ref());
-        for node in &plan.nodes {
-            match node {
-                PlannedNode::Group { node, attrs } => output.create_group(node, attrs)?,
-                PlannedNode::Array {
-                    node,
-                    attrs,
-                    spec,
-                    block_rows,
-                } => {
-                    output.create_array(node, spec, attrs)?;
-                    if *block_rows > 0 {
-                        copy_array(
-                            input.as_ref(),
-                            output.as_ref(),
-                            node,
-                            spec,
-                            *block_rows,
-                            &progress,
-                        )?;
+    let validate = opts.validate.then_some(opts.max_memory);
+    write_staged(
+        &opts.output,
+        opts.overwrite,
+        opts.layout.format,
+        validate,
+        |output| {
+            for node in &plan.nodes {
+                match node {
+                    PlannedNode::Group { node, attrs } => output.create_group(node, attrs)?,
+                    PlannedNode::Array {
+                        node,
+                        attrs,
+                        spec,
+                        block_rows,
+                    } => {
+                        output.create_array(node, spec, attrs)?;
+                        if *block_rows > 0 {
+                            copy_array(input.as_ref(), output, node, spec, *block_rows, &progress)?;
+                        }
                     }
                 }
             }
-        }
-        Ok(output.finish()?)
-    })();
-    written.map_err(|e| staged.blame(e))?;
-    progress.finish();
-    if opts.validate {
-        crate::validate::validate_staged(
-            staged.path(),
-            &opts.output,
-            opts.max_memory,
-            sums.as_deref(),
-        )?;
-    }
-    staged.commit()
+            progress.finish();
+            Ok(())
+        },
+    )?;
+    Ok(())
 }
 
 /// Convenience: plan and execute.

@@ -2,9 +2,12 @@
 //! and renames it onto the output path once everything is flushed.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::checksum::{self, Sums};
 use crate::error::{Error, Result};
+use crate::store::{self, Format, StoreWriter};
+use crate::validate::{self, Validated};
 
 /// Temporary outputs of this process that exist (or may appear) on disk. The signal
 /// handler removes them; `Staged::commit` holds the lock while it moves files, so an
@@ -142,6 +145,39 @@ pub fn remove_stale(target: &Path) {
             }
         }
     }
+}
+
+/// An output's whole life, shared by `concat` and `convert`: a staged sibling of
+/// `target`, the store `write` fills in it, with `validate` (the run's `--max-memory`)
+/// the written store read back against the sums of what was written, then the move
+/// into place. On any error the sibling is removed and `target` is left as it was.
+pub fn write_staged(
+    target: &Path,
+    overwrite: bool,
+    format: Format,
+    validate: Option<u64>,
+    write: impl FnOnce(&dyn StoreWriter) -> Result<()>,
+) -> Result<Option<Validated>> {
+    let staged = Staged::new(target, overwrite)?;
+    let sums = validate.map(|_| Arc::new(Sums::default()));
+    let written = (|| -> Result<()> {
+        let out = store::create(staged.path(), format)?;
+        let out = checksum::recording(out, sums.as_ref());
+        write(out.as_ref())?;
+        Ok(out.finish()?)
+    })();
+    written.map_err(|e| staged.blame(e))?;
+    let validated = match validate {
+        Some(max_memory) => Some(validate::validate_staged(
+            staged.path(),
+            target,
+            max_memory,
+            sums.as_deref(),
+        )?),
+        None => None,
+    };
+    staged.commit()?;
+    Ok(validated)
 }
 
 impl Staged {

@@ -26,7 +26,7 @@ use serde_json::json;
 use crate::encoding::{walk, Element, EncodingType, Part as WalkPart, Visit};
 use crate::error::{Error, Result};
 use crate::layout::Layout;
-use crate::output::Staged;
+use crate::output::write_staged;
 use crate::progress::Progress;
 use crate::store::{self, join, DType, NodeKind, StoreReader};
 use crate::value::{enc, read_value, write_frame, write_value, Frame, Value};
@@ -1029,7 +1029,6 @@ pub fn execute(plan: &ConcatPlan) -> Result<Executed> {
     let opts = &plan.options;
     let chosen = device::choose(opts.device, plan.payload_bytes, opts.max_memory)?;
     let phases = matrix::Phases::default();
-    let staged = Staged::new(&opts.output, opts.overwrite)?;
     let stores: Vec<Box<dyn StoreReader>> = opts
         .inputs
         .iter()
@@ -1039,13 +1038,9 @@ pub fn execute(plan: &ConcatPlan) -> Result<Executed> {
     let progress = Progress::new(opts.progress, plan.payload_bytes, "concatenating");
     let block_bytes = crate::convert::block_bytes(opts.max_memory);
     crate::heap::cap_resident(opts.max_memory);
-    let sums = opts
-        .validate
-        .then(|| std::sync::Arc::new(crate::checksum::Sums::default()));
-    let written = (|| -> Result<()> {
-        let out = store::create(staged.path(), opts.layout.format)?;
-        let out = crate::checksum::recording(out, sums.as_ref());
-        let out = out.as_ref();
+    let validate = opts.validate.then_some(opts.max_memory);
+    let format = opts.layout.format;
+    let validated = write_staged(&opts.output, opts.overwrite, format, validate, |out| {
         out.create_group("", &enc("anndata", "0.1.0"))?;
         let rows_per_block = (block_bytes / 64).max(1024);
         plan.frame
@@ -1106,21 +1101,9 @@ pub fn execute(plan: &ConcatPlan) -> Result<Executed> {
                 m.write(&ctx)?;
             }
         }
-        Ok(out.finish()?)
-    })();
-    written.map_err(|e| staged.blame(e))?;
-    progress.finish();
-    let validated = if opts.validate {
-        Some(crate::validate::validate_staged(
-            staged.path(),
-            &opts.output,
-            opts.max_memory,
-            sums.as_deref(),
-        )?)
-    } else {
-        None
-    };
-    staged.commit()?;
+        progress.finish();
+        Ok(())
+    })?;
     Ok(Executed {
         device: chosen.kernels.name(),
         device_reason: chosen.reason,
