@@ -719,22 +719,23 @@ impl MatrixJob {
                 }
             };
             let src_minor = if out_csr { src.shape[0] } else { src.shape[1] };
-            let blocks = ranges
+            // (block, its lines of this input, the output line of the first)
+            let blocks: Vec<(usize, Select, u64)> = ranges
                 .iter()
-                .filter(|&&(m0, m1)| self.select(part, inv, m0, m1, along_major).is_some())
-                .count();
-            if blocks < 2 {
+                .enumerate()
+                .filter_map(|(b, &(m0, m1))| {
+                    let (sel, _) = self.select(part, inv, m0, m1, along_major)?;
+                    Some((b, sel, self.line_base(part, m0, along_major)))
+                })
+                .collect();
+            if blocks.len() < 2 {
                 spills.push(None);
                 continue;
             }
             let mut w = SpillWriter::create(dir, ranges.len(), self.dtype, ctx.block_bytes / 4)?;
             // owner[input position along the output's major axis] = (bucket, output line).
             let mut owner: Vec<Option<(u32, u64)>> = vec![None; src_minor as usize];
-            for (b, &(m0, m1)) in ranges.iter().enumerate() {
-                let Some((sel, _)) = self.select(part, inv, m0, m1, along_major) else {
-                    continue;
-                };
-                let base = self.line_base(part, m0, along_major);
+            for (b, sel, base) in blocks {
                 for (l, m) in sel.positions() {
                     owner[m as usize] = Some((w.bucket(b) as u32, base + l as u64));
                 }
