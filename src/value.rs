@@ -765,9 +765,53 @@ pub fn nonzero(d: &Data, i: usize) -> bool {
     }
 }
 
+/// [`nonzero`] of every element, with the element type matched once, not per element.
+pub fn nonzero_flags(d: &Data) -> Vec<bool> {
+    macro_rules! ne {
+        ($v:expr, $zero:expr) => {
+            $v.iter().map(|&x| x != $zero).collect()
+        };
+    }
+    match d {
+        Data::Bool(v) => v.clone(),
+        Data::Str(v) => v.iter().map(|s| !s.is_empty()).collect(),
+        Data::I8(v) => ne!(v, 0),
+        Data::I16(v) => ne!(v, 0),
+        Data::I32(v) => ne!(v, 0),
+        Data::I64(v) => ne!(v, 0),
+        Data::U8(v) => ne!(v, 0),
+        Data::U16(v) => ne!(v, 0),
+        Data::U32(v) => ne!(v, 0),
+        Data::U64(v) => ne!(v, 0),
+        // NaN != 0.0, so NaN is kept, as numpy counts it.
+        Data::F32(v) => ne!(v, 0.0),
+        Data::F64(v) => ne!(v, 0.0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nonzero_flags_agree_with_nonzero() {
+        let blocks = [
+            Data::F64(vec![0.0, -0.0, f64::NAN, 1.5, f64::INFINITY]),
+            Data::F32(vec![0.0, f32::NAN, -2.0]),
+            Data::I64(vec![0, i64::MIN, 1]),
+            Data::U8(vec![0, 255]),
+            Data::Bool(vec![false, true]),
+            Data::Str(vec![String::new(), "a".into()]),
+        ];
+        for d in &blocks {
+            let each: Vec<bool> = (0..d.len()).map(|i| nonzero(d, i)).collect();
+            assert_eq!(nonzero_flags(d), each, "{d:?}");
+        }
+        assert_eq!(
+            nonzero_flags(&Data::F64(vec![0.0, -0.0, f64::NAN, 1.5])),
+            [false, false, true, true]
+        );
+    }
 
     fn arr(d: Data) -> Value {
         let n = d.len() as u64;

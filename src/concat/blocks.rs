@@ -75,6 +75,14 @@ pub fn gather(d: &Data, idx: &[usize]) -> Data {
     crate::with_data!(d, v => Data::from(idx.iter().map(|&i| v[i].clone()).collect::<Vec<_>>()))
 }
 
+/// The elements of `d` whose flag is set, in order.
+#[allow(clippy::clone_on_copy)] // one body for every element type, strings included
+pub fn compact(d: &Data, keep: &[bool]) -> Data {
+    crate::with_data!(d, v => Data::from(
+        v.iter().zip(keep).filter(|(_, &k)| k).map(|(x, _)| x.clone()).collect::<Vec<_>>()
+    ))
+}
+
 /// Writes a 1-D array front to back from a stream of blocks of any size.
 pub struct Appender<'w> {
     writer: &'w dyn StoreWriter,

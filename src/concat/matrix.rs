@@ -3,7 +3,7 @@
 //! columns of a CSC result. Each block gathers what every input contributes to it,
 //! reindexed onto the result's alternate axis, and is written in whole chunks.
 
-use crate::concat::blocks::{extend, gather, Appender};
+use crate::concat::blocks::{compact, extend, gather, Appender};
 use crate::concat::dtype::{cast, filled};
 use crate::concat::index::Reindex;
 use crate::concat::spill::{Spill, SpillWriter};
@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::kernels::{DensePiece, KernelError, Kernels, ValueColumn, DROPPED};
 use crate::layout::Layout;
 use crate::store::{join, Attrs, DType, Data, StoreReader, StoreWriter};
-use crate::value::nonzero;
+use crate::value::nonzero_flags;
 use serde_json::json;
 use std::sync::atomic::AtomicU64;
 
@@ -304,12 +304,14 @@ impl MatrixJob {
     /// block.
     fn overlap_assembly(&self, ctx: &Ctx<'_>) -> bool {
         let width = self.shape[1 - self.axis];
-        // Sparse inputs stored the other way round go through the transpose kernel.
+        // Sparse inputs stored the other way round, and dense ones (rows) into a CSC
+        // result, go through the transpose kernel.
         let transposed = |src: &Source| {
             matches!(
                 (self.kind, &src.storage),
                 (OutKind::Csr, Storage::Sparse { csr: false, .. })
                     | (OutKind::Csc, Storage::Sparse { csr: true, .. })
+                    | (OutKind::Csc, Storage::Dense)
             )
         };
         let as_read = self.axis == self.major_axis()
@@ -706,13 +708,21 @@ impl MatrixJob {
         let dir = scratch_dir(ctx.out.path());
         let mut spills = Vec::with_capacity(self.parts.len());
         for (part, inv) in self.parts.iter().zip(inverses) {
-            let src = match &part.source {
+            // A dense input is read in stripes of rows: the other way round for a CSC
+            // result, whose every block would otherwise decode all of it again.
+            let (src, dense) = match &part.source {
                 Some(
                     src @ Source {
                         storage: Storage::Sparse { csr, .. },
                         ..
                     },
-                ) if *csr != out_csr => src,
+                ) if *csr != out_csr => (src, false),
+                Some(
+                    src @ Source {
+                        storage: Storage::Dense,
+                        ..
+                    },
+                ) if !out_csr => (src, true),
                 _ => {
                     spills.push(None);
                     continue;
@@ -742,7 +752,7 @@ impl MatrixJob {
             }
             let store = self.part_stores(ctx, part);
             let size = self.dtype.size();
-            scan_transposed(store, src, !out_csr, self.dtype, ctx.block_bytes, |piece| {
+            let distribute = |piece: &Piece<'_>| {
                 let bytes = bytes_of(&piece.data);
                 for (j, k, m) in piece.entries() {
                     if let Some((bucket, line)) = owner[m as usize] {
@@ -750,7 +760,19 @@ impl MatrixJob {
                     }
                 }
                 Ok(())
-            })?;
+            };
+            if dense {
+                scan_dense_rows(store, src, self.dtype, ctx.block_bytes, distribute)?;
+            } else {
+                scan_transposed(
+                    store,
+                    src,
+                    !out_csr,
+                    self.dtype,
+                    ctx.block_bytes,
+                    distribute,
+                )?;
+            }
             let spill = w.finish()?;
             ctx.phases
                 .scratch_bytes
@@ -1180,6 +1202,54 @@ fn scan_transposed(
     Ok(())
 }
 
+/// One pass over a dense input in stripes of whole rows, each stripe's non-zero
+/// entries handed on as a [`Piece`] with rows as its lines, as a CSR input's would be.
+fn scan_dense_rows(
+    store: &dyn StoreReader,
+    src: &Source,
+    dtype: DType,
+    block_bytes: u64,
+    mut visit: impl FnMut(&Piece<'_>) -> Result<()>,
+) -> Result<()> {
+    let [rows, cols] = src.shape;
+    let row_step = (block_bytes / 4 / (cols.max(1) * dtype.size() as u64)).max(1);
+    let mut ptr = vec![0u64; rows as usize + 1];
+    let mut r0 = 0;
+    while r0 < rows {
+        let r1 = (r0 + row_step).min(rows);
+        let d = cast(store.read(&src.node, &[r0, 0], &[r1 - r0, cols])?, dtype);
+        let (ends, idx, data) = nonzero_by_row(&d, (r1 - r0) as usize, cols);
+        let base = ptr[r0 as usize];
+        for (r, end) in ends.into_iter().enumerate() {
+            ptr[r0 as usize + r + 1] = base + end;
+        }
+        visit(&Piece {
+            j0: r0,
+            j1: r1,
+            ptr: &ptr,
+            idx,
+            data,
+        })?;
+        r0 = r1;
+    }
+    Ok(())
+}
+
+/// The non-zero entries of `rows` × `cols` row-major values: where each row's entries
+/// end, their columns, and their values, row by row.
+fn nonzero_by_row(d: &Data, rows: usize, cols: u64) -> (Vec<u64>, Vec<u64>, Data) {
+    let nz = nonzero_flags(d);
+    let width = cols as usize;
+    let mut columns = Vec::with_capacity(nz.iter().filter(|&&x| x).count());
+    let mut ends = Vec::with_capacity(rows);
+    for r in 0..rows {
+        let row = &nz[r * width..(r + 1) * width];
+        columns.extend((0..cols).filter(|&c| row[c as usize]));
+        ends.push(columns.len() as u64);
+    }
+    (ends, columns, compact(d, &nz))
+}
+
 /// Lines of the output orientation from an input stored the other way round: one pass
 /// over the input in bounded pieces, keeping the entries of the selected lines.
 fn fetch_transposed(
@@ -1231,48 +1301,51 @@ fn fetch_dense(
 ) -> Result<Lines> {
     let [rows, cols] = src.shape;
     let n = sel.len();
+    if out_csr {
+        // Rows are the output's lines and runs come in local order, so entries are
+        // found in their final order: no grouping by line.
+        let mut indptr = Vec::with_capacity(n + 1);
+        indptr.push(0);
+        let mut indices = Vec::new();
+        let mut vals = Data::with_capacity(dtype, 0);
+        for (local, line, count) in sel.runs() {
+            // Lines of the block this input does not hold stay empty.
+            indptr.resize(local + 1, indices.len() as u64);
+            let d = cast(store.read(&src.node, &[line, 0], &[count, cols])?, dtype);
+            let (ends, columns, data) = nonzero_by_row(&d, count as usize, cols);
+            let base = indices.len() as u64;
+            indptr.extend(ends.into_iter().map(|e| base + e));
+            indices.extend(columns);
+            extend(&mut vals, data);
+        }
+        indptr.resize(n + 1, indices.len() as u64);
+        return Ok(Lines {
+            indptr,
+            indices,
+            data: vals,
+        });
+    }
     let mut per_line: Vec<(Vec<u64>, Vec<usize>)> = vec![(Vec::new(), Vec::new()); n];
     let mut vals = Data::with_capacity(dtype, 0);
-    if out_csr {
-        for (local, line, count) in sel.runs() {
-            let d = cast(store.read(&src.node, &[line, 0], &[count, cols])?, dtype);
+    let row_step = (block_bytes / 4 / (cols.max(1) * dtype.size() as u64)).max(1);
+    for (local, line, count) in sel.runs() {
+        let mut r0 = 0;
+        while r0 < rows {
+            let r1 = (r0 + row_step).min(rows);
+            let d = cast(
+                store.read(&src.node, &[r0, line], &[r1 - r0, count])?,
+                dtype,
+            );
+            let nz = nonzero_flags(&d);
             let mut keep = Vec::new();
-            for r in 0..count as usize {
-                for c in 0..cols as usize {
-                    let k = r * cols as usize + c;
-                    if nonzero(&d, k) {
-                        per_line[local + r].0.push(c as u64);
-                        per_line[local + r].1.push(vals.len() + keep.len());
-                        keep.push(k);
-                    }
-                }
+            for (k, _) in nz.iter().enumerate().filter(|(_, &x)| x) {
+                let (r, c) = (k / count as usize, k % count as usize);
+                per_line[local + c].0.push(r0 + r as u64);
+                per_line[local + c].1.push(vals.len() + keep.len());
+                keep.push(k);
             }
             extend(&mut vals, gather(&d, &keep));
-        }
-    } else {
-        let row_step = (block_bytes / 4 / (cols.max(1) * dtype.size() as u64)).max(1);
-        for (local, line, count) in sel.runs() {
-            let mut r0 = 0;
-            while r0 < rows {
-                let r1 = (r0 + row_step).min(rows);
-                let d = cast(
-                    store.read(&src.node, &[r0, line], &[r1 - r0, count])?,
-                    dtype,
-                );
-                let mut keep = Vec::new();
-                for r in 0..(r1 - r0) as usize {
-                    for c in 0..count as usize {
-                        let k = r * count as usize + c;
-                        if nonzero(&d, k) {
-                            per_line[local + c].0.push(r0 + r as u64);
-                            per_line[local + c].1.push(vals.len() + keep.len());
-                            keep.push(k);
-                        }
-                    }
-                }
-                extend(&mut vals, gather(&d, &keep));
-                r0 = r1;
-            }
+            r0 = r1;
         }
     }
     let mut indptr = Vec::with_capacity(n + 1);

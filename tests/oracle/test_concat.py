@@ -115,18 +115,21 @@ def test_matrix_sparse_arrays(axis: str, join: str, reindex: bool, merge: str, t
     run_case(case, tmp_path, ["--max-memory", "64KiB"])
 
 
-def other_orientation_case(axis: str, join: str, out_format: str) -> Case:
-    """A CSR input and two CSC inputs (transposed into the CSR result) large enough that
-    a 64 KiB budget cuts the result into dozens of blocks; names along the other axis
-    overlap in part and come in different orders, so joins drop and reorder entries."""
+def other_orientation_case(axis: str, join: str, out_format: str, kinds=("csr", "csc", "csc")) -> Case:
+    """By default a CSR input and two CSC inputs (transposed into the CSR result), large
+    enough that a 64 KiB budget cuts the result into dozens of blocks; names along the
+    other axis overlap in part and come in different orders, so joins drop and reorder
+    entries. A "dense" kind holds the same random values with their zeros."""
     rng = np.random.default_rng(4242)
     pool = [f"g{i:03d}" for i in range(360)]
     inputs = []
-    for k, fmt in enumerate(["csr", "csc", "csc"]):
+    for k, kind in enumerate(kinds):
         n = 300 + 40 * k
         other = list(rng.permutation(pool)[:300])
-        dense = sparse.random(n, 300, density=0.2, format=fmt, random_state=rng, dtype=np.float32)
-        a = ad.AnnData(X=dense if axis == "obs" else dense.T.asformat(fmt))
+        fmt = "csr" if kind == "dense" else kind
+        m = sparse.random(n, 300, density=0.2, format=fmt, random_state=rng, dtype=np.float32)
+        x = m if axis == "obs" else m.T.asformat(fmt)
+        a = ad.AnnData(X=x.toarray() if kind == "dense" else x)
         names = [f"c{k}_{i}" for i in range(n)]
         if axis == "obs":
             a.obs_names, a.var_names = names, other
@@ -149,6 +152,22 @@ def test_inputs_stored_the_other_way_round_over_many_blocks(axis: str, join: str
         sub.mkdir()
         report = sub / "report.json"
         case = other_orientation_case(axis, join, "zarr3")
+        assert run_case(case, sub, ["--max-memory", budget, "--report-json", report]) is not None
+        assert (json.loads(report.read_text())["scratch_bytes"] > 0) == spills, budget
+
+
+@pytest.mark.parametrize("axis", ["obs", "var"])
+@pytest.mark.parametrize("join", ["inner", "outer"])
+def test_dense_inputs_into_a_csc_result_over_many_blocks(axis: str, join: str, tmp_path: Path) -> None:
+    """A dense input joins a CSC result (every sparse input CSC) in stripes of rows
+    through scratch space when many blocks need it, and only then."""
+    import json
+
+    for budget, spills in (("64KiB", True), ("512MiB", False)):
+        sub = tmp_path / budget
+        sub.mkdir()
+        report = sub / "report.json"
+        case = other_orientation_case(axis, join, "zarr3", kinds=("csc", "dense", "csc"))
         assert run_case(case, sub, ["--max-memory", budget, "--report-json", report]) is not None
         assert (json.loads(report.read_text())["scratch_bytes"] > 0) == spills, budget
 
@@ -356,8 +375,9 @@ def test_gpu_matrix(axis: str, join: str, x: str, tmp_path: Path, gpu_available:
 
 
 @pytest.mark.parametrize("axis", ["obs", "var"])
-def test_gpu_inputs_stored_the_other_way_round(axis: str, tmp_path: Path, gpu_available: bool) -> None:
-    case = other_orientation_case(axis, "outer", "zarr2")
+@pytest.mark.parametrize("kinds", [("csr", "csc", "csc"), ("csc", "dense", "csc")], ids=["csc_into_csr", "dense_into_csc"])
+def test_gpu_inputs_stored_the_other_way_round(axis: str, kinds, tmp_path: Path, gpu_available: bool) -> None:
+    case = other_orientation_case(axis, "outer", "zarr2", kinds=kinds)
     gpu_and_cpu_agree(case, tmp_path, ["--max-memory", "64KiB"])
 
 
