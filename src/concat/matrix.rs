@@ -11,7 +11,7 @@ use crate::concat::words::{bytes_of, data_of, kernel_error, pattern_of, words_mu
 use crate::error::{Error, Result};
 use crate::kernels::{DensePiece, KernelError, Kernels, ValueColumn, DROPPED};
 use crate::layout::Layout;
-use crate::store::{join, Attrs, DType, Data, StoreReader, StoreWriter};
+use crate::store::{join, Attrs, DType, Data, NotU64, StoreReader, StoreWriter};
 use crate::value::nonzero_flags;
 use serde_json::json;
 use std::sync::atomic::AtomicU64;
@@ -214,23 +214,12 @@ pub(crate) fn read_index(
     start: u64,
     n: u64,
 ) -> Result<Vec<u64>> {
-    let data = store.read(node, &[start], &[n])?;
-    let dtype = data.dtype();
-    match data.into_u64() {
-        Ok(Some(v)) => Ok(v),
-        Ok(None) => Err(Error::invalid(
-            store.path(),
-            node,
-            "sparse index",
-            format!("dtype {dtype}, expected integers"),
-        )),
-        Err(()) => Err(Error::invalid(
-            store.path(),
-            node,
-            "sparse index",
-            "negative value",
-        )),
-    }
+    let reason = match store.read(node, &[start], &[n])?.into_u64() {
+        Ok(v) => return Ok(v),
+        Err(NotU64::NotIntegers(dtype)) => format!("dtype {dtype}, expected integers"),
+        Err(NotU64::Negative) => "negative value".to_string(),
+    };
+    Err(Error::invalid(store.path(), node, "sparse index", reason))
 }
 
 /// Sizes and writers shared by the block loop.
@@ -304,20 +293,12 @@ impl MatrixJob {
     /// block.
     fn overlap_assembly(&self, ctx: &Ctx<'_>) -> bool {
         let width = self.shape[1 - self.axis];
-        // Sparse inputs stored the other way round, and dense ones (rows) into a CSC
-        // result, go through the transpose kernel.
-        let transposed = |src: &Source| {
-            matches!(
-                (self.kind, &src.storage),
-                (OutKind::Csr, Storage::Sparse { csr: false, .. })
-                    | (OutKind::Csc, Storage::Sparse { csr: true, .. })
-                    | (OutKind::Csc, Storage::Dense)
-            )
-        };
         let as_read = self.axis == self.major_axis()
             && self.parts.iter().all(|p| {
                 p.source.as_ref().is_some_and(|src| {
-                    p.alt.identity && src.shape[1 - self.axis] == width && !transposed(src)
+                    p.alt.identity
+                        && src.shape[1 - self.axis] == width
+                        && !self.stored_other_way(src)
                 })
             });
         ctx.kernels.on_device() || !as_read
@@ -330,6 +311,16 @@ impl MatrixJob {
             1
         } else {
             0
+        }
+    }
+
+    /// Whether `src` is read across the result's lines: a sparse input of the other
+    /// orientation, or a dense one (rows) into a CSC result. Its entries go through
+    /// the transpose kernel.
+    fn stored_other_way(&self, src: &Source) -> bool {
+        match src.storage {
+            Storage::Sparse { csr, .. } => csr != self.out_csr(),
+            Storage::Dense => !self.out_csr(),
         }
     }
 
@@ -708,25 +699,15 @@ impl MatrixJob {
         let dir = scratch_dir(ctx.out.path());
         let mut spills = Vec::with_capacity(self.parts.len());
         for (part, inv) in self.parts.iter().zip(inverses) {
-            // A dense input is read in stripes of rows: the other way round for a CSC
-            // result, whose every block would otherwise decode all of it again.
-            let (src, dense) = match &part.source {
-                Some(
-                    src @ Source {
-                        storage: Storage::Sparse { csr, .. },
-                        ..
-                    },
-                ) if *csr != out_csr => (src, false),
-                Some(
-                    src @ Source {
-                        storage: Storage::Dense,
-                        ..
-                    },
-                ) if !out_csr => (src, true),
-                _ => {
-                    spills.push(None);
-                    continue;
-                }
+            // A dense input into a CSC result is read in stripes of rows, or every
+            // block would decode all of it again.
+            let Some(src) = part
+                .source
+                .as_ref()
+                .filter(|src| self.stored_other_way(src))
+            else {
+                spills.push(None);
+                continue;
             };
             let src_minor = if out_csr { src.shape[0] } else { src.shape[1] };
             // (block, its lines of this input, the output line of the first)
@@ -761,18 +742,7 @@ impl MatrixJob {
                 }
                 Ok(())
             };
-            if dense {
-                scan_dense_rows(store, src, self.dtype, ctx.block_bytes, distribute)?;
-            } else {
-                scan_transposed(
-                    store,
-                    src,
-                    !out_csr,
-                    self.dtype,
-                    ctx.block_bytes,
-                    distribute,
-                )?;
-            }
+            scan_other_way(store, src, self.dtype, ctx.block_bytes, distribute)?;
             let spill = w.finish()?;
             ctx.phases
                 .scratch_bytes
@@ -864,22 +834,13 @@ impl MatrixJob {
     fn fetch(&self, ctx: &Ctx<'_>, part: &Part, src: &Source, sel: &Select) -> Result<Fetched> {
         let store = self.part_stores(ctx, part);
         let out_csr = self.out_csr();
-        Ok(match src.storage {
-            Storage::Sparse { csr, .. } if csr == out_csr => {
-                Fetched::Lines(fetch_same(store, src, sel, self.dtype)?)
-            }
-            Storage::Sparse { csr, .. } => {
-                fetch_transposed(store, src, csr, sel, self.dtype, ctx.block_bytes)?
-            }
-            Storage::Dense => Fetched::Lines(fetch_dense(
-                store,
-                src,
-                out_csr,
-                sel,
-                self.dtype,
-                ctx.block_bytes,
-            )?),
-        })
+        if self.stored_other_way(src) {
+            return fetch_transposed(store, src, out_csr, sel, self.dtype, ctx.block_bytes);
+        }
+        Ok(Fetched::Lines(match src.storage {
+            Storage::Sparse { .. } => fetch_same(store, src, sel, self.dtype)?,
+            Storage::Dense => fetch_dense_rows(store, src, sel, self.dtype)?,
+        }))
     }
 
     /// Lines from what [`Self::fetch`] read: entries of the other orientation are
@@ -1235,6 +1196,21 @@ fn scan_dense_rows(
     Ok(())
 }
 
+/// One pass over an input stored the other way round from the result, in pieces of
+/// its own lines: a sparse input's, or a dense input's rows.
+fn scan_other_way(
+    store: &dyn StoreReader,
+    src: &Source,
+    dtype: DType,
+    block_bytes: u64,
+    visit: impl FnMut(&Piece<'_>) -> Result<()>,
+) -> Result<()> {
+    match src.storage {
+        Storage::Sparse { csr, .. } => scan_transposed(store, src, csr, dtype, block_bytes, visit),
+        Storage::Dense => scan_dense_rows(store, src, dtype, block_bytes, visit),
+    }
+}
+
 /// The non-zero entries of `rows` × `cols` row-major values: where each row's entries
 /// end, their columns, and their values, row by row.
 fn nonzero_by_row(d: &Data, rows: usize, cols: u64) -> (Vec<u64>, Vec<u64>, Data) {
@@ -1255,12 +1231,13 @@ fn nonzero_by_row(d: &Data, rows: usize, cols: u64) -> (Vec<u64>, Vec<u64>, Data
 fn fetch_transposed(
     store: &dyn StoreReader,
     src: &Source,
-    src_csr: bool,
+    out_csr: bool,
     sel: &Select,
     dtype: DType,
     block_bytes: u64,
 ) -> Result<Fetched> {
-    let src_minor = if src_csr { src.shape[1] } else { src.shape[0] };
+    // The input's extent along the result's lines.
+    let src_minor = if out_csr { src.shape[0] } else { src.shape[1] };
     // wanted[input minor position] = local output line.
     let mut wanted: Vec<Option<usize>> = vec![None; src_minor as usize];
     for (l, m) in sel.positions() {
@@ -1270,7 +1247,7 @@ fn fetch_transposed(
     // in input order; its value is at the same position in `vals`.
     let (mut lines, mut majors) = (Vec::new(), Vec::new());
     let mut vals = Data::with_capacity(dtype, 0);
-    scan_transposed(store, src, src_csr, dtype, block_bytes, |piece| {
+    scan_other_way(store, src, dtype, block_bytes, |piece| {
         let mut keep = Vec::new();
         for (j, k, m) in piece.entries() {
             if let Some(l) = wanted[m as usize] {
@@ -1290,77 +1267,36 @@ fn fetch_transposed(
     })
 }
 
-/// Non-zero entries of a dense input as lines of the output orientation.
-fn fetch_dense(
+/// Non-zero entries of a dense input's selected rows as the lines of a CSR result.
+/// Runs come in local order, so entries are found in their final order: no grouping
+/// by line.
+fn fetch_dense_rows(
     store: &dyn StoreReader,
     src: &Source,
-    out_csr: bool,
     sel: &Select,
     dtype: DType,
-    block_bytes: u64,
 ) -> Result<Lines> {
-    let [rows, cols] = src.shape;
+    let cols = src.shape[1];
     let n = sel.len();
-    if out_csr {
-        // Rows are the output's lines and runs come in local order, so entries are
-        // found in their final order: no grouping by line.
-        let mut indptr = Vec::with_capacity(n + 1);
-        indptr.push(0);
-        let mut indices = Vec::new();
-        let mut vals = Data::with_capacity(dtype, 0);
-        for (local, line, count) in sel.runs() {
-            // Lines of the block this input does not hold stay empty.
-            indptr.resize(local + 1, indices.len() as u64);
-            let d = cast(store.read(&src.node, &[line, 0], &[count, cols])?, dtype);
-            let (ends, columns, data) = nonzero_by_row(&d, count as usize, cols);
-            let base = indices.len() as u64;
-            indptr.extend(ends.into_iter().map(|e| base + e));
-            indices.extend(columns);
-            extend(&mut vals, data);
-        }
-        indptr.resize(n + 1, indices.len() as u64);
-        return Ok(Lines {
-            indptr,
-            indices,
-            data: vals,
-        });
-    }
-    let mut per_line: Vec<(Vec<u64>, Vec<usize>)> = vec![(Vec::new(), Vec::new()); n];
-    let mut vals = Data::with_capacity(dtype, 0);
-    let row_step = (block_bytes / 4 / (cols.max(1) * dtype.size() as u64)).max(1);
-    for (local, line, count) in sel.runs() {
-        let mut r0 = 0;
-        while r0 < rows {
-            let r1 = (r0 + row_step).min(rows);
-            let d = cast(
-                store.read(&src.node, &[r0, line], &[r1 - r0, count])?,
-                dtype,
-            );
-            let nz = nonzero_flags(&d);
-            let mut keep = Vec::new();
-            for (k, _) in nz.iter().enumerate().filter(|(_, &x)| x) {
-                let (r, c) = (k / count as usize, k % count as usize);
-                per_line[local + c].0.push(r0 + r as u64);
-                per_line[local + c].1.push(vals.len() + keep.len());
-                keep.push(k);
-            }
-            extend(&mut vals, gather(&d, &keep));
-            r0 = r1;
-        }
-    }
     let mut indptr = Vec::with_capacity(n + 1);
     indptr.push(0);
     let mut indices = Vec::new();
-    let mut order = Vec::new();
-    for (idx, pos) in per_line {
-        indices.extend(idx);
-        order.extend(pos);
-        indptr.push(indices.len() as u64);
+    let mut vals = Data::with_capacity(dtype, 0);
+    for (local, line, count) in sel.runs() {
+        // Lines of the block this input does not hold stay empty.
+        indptr.resize(local + 1, indices.len() as u64);
+        let d = cast(store.read(&src.node, &[line, 0], &[count, cols])?, dtype);
+        let (ends, columns, data) = nonzero_by_row(&d, count as usize, cols);
+        let base = indices.len() as u64;
+        indptr.extend(ends.into_iter().map(|e| base + e));
+        indices.extend(columns);
+        extend(&mut vals, data);
     }
+    indptr.resize(n + 1, indices.len() as u64);
     Ok(Lines {
         indptr,
         indices,
-        data: gather(&vals, &order),
+        data: vals,
     })
 }
 

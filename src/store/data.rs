@@ -90,6 +90,14 @@ impl std::fmt::Display for DType {
 }
 
 /// A flat, row-major block of elements of one type.
+/// Why [`Data::into_u64`] refused its data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotU64 {
+    /// Not integers at all: the data's dtype.
+    NotIntegers(DType),
+    Negative,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Data {
     Bool(Vec<bool>),
@@ -179,25 +187,23 @@ impl Data {
         }
     }
 
-    /// Integer contents as u64, for sparse indices and indptr: `Ok(None)` for
-    /// non-integer data, `Err(())` when a value is negative. Checks then converts in
+    /// Integer contents as u64, for sparse indices and indptr. Checks then converts in
     /// one pass each, with no i64 copy in between (tens of millions of indices per
     /// block); 64-bit data is converted in place.
-    #[allow(clippy::result_unit_err)]
-    pub fn into_u64(self) -> Result<Option<Vec<u64>>, ()> {
-        fn widen<T: Copy + Into<i64>>(v: &[T]) -> Result<Vec<u64>, ()> {
+    pub fn into_u64(self) -> Result<Vec<u64>, NotU64> {
+        fn widen<T: Copy + Into<i64>>(v: &[T]) -> Result<Vec<u64>, NotU64> {
             if v.iter().any(|&x| x.into() < 0) {
-                return Err(());
+                return Err(NotU64::Negative);
             }
             Ok(v.iter().map(|&x| x.into() as u64).collect())
         }
-        Ok(Some(match self {
+        Ok(match self {
             Data::I8(v) => widen(&v)?,
             Data::I16(v) => widen(&v)?,
             Data::I32(v) => widen(&v)?,
             Data::I64(v) => {
                 if v.iter().any(|&x| x < 0) {
-                    return Err(());
+                    return Err(NotU64::Negative);
                 }
                 v.into_iter().map(|x| x as u64).collect()
             }
@@ -205,8 +211,8 @@ impl Data {
             Data::U16(v) => v.iter().map(|&x| x as u64).collect(),
             Data::U32(v) => v.iter().map(|&x| x as u64).collect(),
             Data::U64(v) => v,
-            _ => return Ok(None),
-        }))
+            other => return Err(NotU64::NotIntegers(other.dtype())),
+        })
     }
 
     /// Integer contents widened to i64, or `None` for non-integer data
