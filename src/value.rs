@@ -546,7 +546,7 @@ pub fn categories_for<'a>(
         return None;
     }
     let mut cats: Vec<String> = seen.into_iter().map(str::to_string).collect();
-    cats.sort_by(|a, b| crate::concat::index::natsorted_cmp(a, b));
+    crate::concat::index::natsort(&mut cats);
     Some(cats)
 }
 
@@ -756,16 +756,8 @@ macro_rules! data_from {
 data_from!(bool => Bool, i8 => I8, i16 => I16, i32 => I32, i64 => I64, u8 => U8, u16 => U16,
     u32 => U32, u64 => U64, f32 => F32, f64 => F64, String => Str);
 
-/// Whether the element at `i` is non-zero (NaN counts as non-zero, as in numpy).
-pub fn nonzero(d: &Data, i: usize) -> bool {
-    match d {
-        Data::Bool(v) => v[i],
-        Data::Str(v) => !v[i].is_empty(),
-        other => as_f64(other, i).is_none_or(|x| x != 0.0),
-    }
-}
-
-/// [`nonzero`] of every element, with the element type matched once, not per element.
+/// Whether each element is non-zero (NaN counts as non-zero, as in numpy; a string
+/// when it is not empty), with the element type matched once, not per element.
 pub fn nonzero_flags(d: &Data) -> Vec<bool> {
     macro_rules! ne {
         ($v:expr, $zero:expr) => {
@@ -792,6 +784,15 @@ pub fn nonzero_flags(d: &Data) -> Vec<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The element at `i` is non-zero, through its value as a float.
+    fn nonzero(d: &Data, i: usize) -> bool {
+        match d {
+            Data::Bool(v) => v[i],
+            Data::Str(v) => !v[i].is_empty(),
+            other => as_f64(other, i).is_none_or(|x| x != 0.0),
+        }
+    }
 
     #[test]
     fn nonzero_flags_agree_with_nonzero() {

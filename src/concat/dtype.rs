@@ -123,11 +123,7 @@ pub fn cast(data: Data, dtype: DType) -> Data {
     match dtype {
         DType::Bool => match data {
             Data::Str(v) => Data::Str(v),
-            other => {
-                let n = other.len();
-                let nz: Vec<bool> = (0..n).map(|i| crate::value::nonzero(&other, i)).collect();
-                Data::Bool(nz)
-            }
+            other => Data::Bool(crate::value::nonzero_flags(&other)),
         },
         DType::I8 => cast_to!(data, i8, I8),
         DType::I16 => cast_to!(data, i16, I16),

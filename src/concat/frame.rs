@@ -4,7 +4,7 @@
 
 use crate::concat::blocks::Appender;
 use crate::concat::dtype::{cast, filled, promote_all};
-use crate::concat::index::natsorted_cmp;
+use crate::concat::index::natsort;
 use crate::encoding::{Element, EncodingType};
 use crate::error::{Error, Result};
 use crate::store::{join, Attrs, DType, Data, NodeKind, StoreReader, StoreWriter};
@@ -106,7 +106,7 @@ pub fn col_type(store: &dyn StoreReader, node: &str) -> Result<ColType> {
 
 fn sort_categories(mut d: Data) -> Data {
     match &mut d {
-        Data::Str(v) => v.sort_by(|a, b| natsorted_cmp(a, b)),
+        Data::Str(v) => natsort(v),
         Data::F32(v) => v.sort_by(|a, b| a.total_cmp(b)),
         Data::F64(v) => v.sort_by(|a, b| a.total_cmp(b)),
         other => {

@@ -143,6 +143,28 @@ pub fn natsorted_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     natural_cmp(a, b).then_with(|| a.cmp(b))
 }
 
+/// Sorts `v` into `natsorted` order ([`natsorted_cmp`]), decomposing each non-ASCII
+/// string once instead of at every comparison it takes part in.
+pub fn natsort(v: &mut Vec<String>) {
+    if v.iter().all(|s| s.is_ascii()) {
+        v.sort_by(|a, b| natsorted_cmp(a, b));
+        return;
+    }
+    let mut keyed: Vec<(Option<String>, String)> = v
+        .drain(..)
+        .map(|s| ((!s.is_ascii()).then(|| decomposed(&s)), s))
+        .collect();
+    fn key(k: &(Option<String>, String)) -> &str {
+        k.0.as_deref().unwrap_or(&k.1)
+    }
+    keyed.sort_by(|a, b| runs(key(a)).cmp(runs(key(b))).then_with(|| a.1.cmp(&b.1)));
+    v.extend(keyed.into_iter().map(|(_, s)| s));
+}
+
+fn decomposed(s: &str) -> String {
+    unicode_normalization::UnicodeNormalization::nfd(s).collect()
+}
+
 /// natsort's default key: runs of digits compare as numbers, the rest as text.
 /// Compares the runs as it finds them, without collecting either key: sorting the
 /// 10,000 categories of a label column spent a tenth of a concatenation's time
@@ -153,8 +175,6 @@ pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     if a.is_ascii() && b.is_ascii() {
         return runs(a).cmp(runs(b));
     }
-    let decomposed =
-        |s: &str| -> String { unicode_normalization::UnicodeNormalization::nfd(s).collect() };
     runs(&decomposed(a)).cmp(runs(&decomposed(b)))
 }
 
@@ -291,6 +311,19 @@ mod tests {
             x.reverse();
             x.sort_by(|a, b| natsorted_cmp(a, b));
             assert_eq!(x, want);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn natsort_orders_as_natsorted_cmp(
+            x in proptest::collection::vec("[a-c0-2\u{e9}\u{301}\u{3b6}]{0,5}", 0..40)
+        ) {
+            let mut want = x.clone();
+            want.sort_by(|a, b| natsorted_cmp(a, b));
+            let mut got = x;
+            natsort(&mut got);
+            proptest::prop_assert_eq!(got, want);
         }
     }
 }
