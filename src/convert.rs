@@ -121,11 +121,7 @@ pub fn plan(options: ConvertOptions) -> Result<ConvertPlan> {
             options.input.display()
         )));
     }
-    if options.output.symlink_metadata().is_ok() && !options.overwrite {
-        return Err(Error::OutputExists {
-            path: options.output.clone(),
-        });
-    }
+    crate::output::check_target(&options.output, options.overwrite)?;
     let input = store::open(&options.input)?;
     let mut planner = Planner {
         store: input.as_ref(),

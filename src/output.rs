@@ -180,24 +180,32 @@ pub fn write_staged(
     Ok(validated)
 }
 
-impl Staged {
-    /// Checks the output path and reserves a temporary sibling for it. Fails when the
-    /// output exists and `overwrite` is off, or its directory does not exist.
-    pub fn new(target: &Path, overwrite: bool) -> Result<Staged> {
-        let parent = target.parent().filter(|p| !p.as_os_str().is_empty());
-        if let Some(dir) = parent {
-            if !dir.is_dir() {
-                return Err(Error::Output {
-                    path: target.to_path_buf(),
-                    reason: format!("output directory {} does not exist", dir.display()),
-                });
-            }
-        }
-        if target.symlink_metadata().is_ok() && !overwrite {
-            return Err(Error::OutputExists {
+/// Whether a run may write `target`: fails when it exists and `overwrite` is off, or
+/// its directory does not exist. Plans check it before opening any input, so a run
+/// over many inputs fails at once; staging checks it again before writing.
+pub fn check_target(target: &Path, overwrite: bool) -> Result<()> {
+    let parent = target.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(dir) = parent {
+        if !dir.is_dir() {
+            return Err(Error::Output {
                 path: target.to_path_buf(),
+                reason: format!("output directory {} does not exist", dir.display()),
             });
         }
+    }
+    if target.symlink_metadata().is_ok() && !overwrite {
+        return Err(Error::OutputExists {
+            path: target.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+impl Staged {
+    /// Checks the output path ([`check_target`]) and reserves a temporary sibling for
+    /// it.
+    pub fn new(target: &Path, overwrite: bool) -> Result<Staged> {
+        check_target(target, overwrite)?;
         remove_stale(target);
         let tmp = sibling(target, TMP_MARK)?;
         remove_any(&tmp).map_err(|e| io_err(&tmp, "removing an old temporary output", e))?;

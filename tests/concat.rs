@@ -213,6 +213,53 @@ fn refusals_leave_nothing_behind() {
     let (code, err) = run(&["concat", a_s, "/nonexistent/x.zarr", "-o", out_s]);
     assert_eq!(code, 1);
     assert!(err.contains("/nonexistent/x.zarr"), "{err}");
+    // An output that cannot be written is refused before any input is opened: the
+    // missing input is not what the error names.
+    let nowhere = dir.path().join("nope").join("o.zarr");
+    let (code, err) = run(&[
+        "concat",
+        "/nonexistent/x.zarr",
+        "-o",
+        nowhere.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("output directory") && !err.contains("/nonexistent/x.zarr"),
+        "{err}"
+    );
+    std::fs::create_dir(&out).unwrap();
+    let (code, err) = run(&["concat", "/nonexistent/x.zarr", "-o", out_s]);
+    assert_eq!(code, 1);
+    assert!(!err.contains("/nonexistent/x.zarr"), "{err}");
+    std::fs::remove_dir(&out).unwrap();
+    assert_eq!(common::listing(dir.path()), vec!["a.h5ad"]);
+}
+
+#[test]
+fn gpu_asked_for_without_an_adapter_fails_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.h5ad");
+    write_sample(&a, Format::H5ad, |_| {});
+    let out = dir.path().join("o.zarr");
+    // Vulkan only, with a driver list that names no driver: no adapter at all. The
+    // device opens while the run is planned and its frames written, so this also
+    // checks that a failure there leaves no output behind.
+    let none = dir.path().join("no-driver.json");
+    let o = Command::new(env!("CARGO_BIN_EXE_adcat"))
+        .args(["concat", "--device", "gpu", "--quiet", "-o"])
+        .arg(&out)
+        .args([&a, &a])
+        .env("WGPU_BACKEND", "vulkan")
+        .env("VK_ICD_FILENAMES", &none)
+        .env("VK_DRIVER_FILES", &none)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("--device gpu") && err.contains("adapter"),
+        "{err}"
+    );
     assert_eq!(common::listing(dir.path()), vec!["a.h5ad"]);
 }
 

@@ -383,11 +383,7 @@ pub fn plan(options: ConcatOptions) -> Result<ConcatPlan> {
     if options.inputs.is_empty() {
         return Err(Error::Usage("concat needs at least one input".into()));
     }
-    if options.output.symlink_metadata().is_ok() && !options.overwrite {
-        return Err(Error::OutputExists {
-            path: options.output.clone(),
-        });
-    }
+    crate::output::check_target(&options.output, options.overwrite)?;
     let axis = options.axis;
     let alt = 1 - axis;
     let (axis_name, alt_name) = (AXES[axis], AXES[alt]);
@@ -1026,8 +1022,14 @@ pub fn peak_rss() -> Option<u64> {
 /// Runs a plan: writes everything into a temporary sibling and renames it into place.
 /// Returns the backend that did the index work and why it was chosen.
 pub fn execute(plan: &ConcatPlan) -> Result<Executed> {
+    execute_on(plan, device::Opening::start(plan.options.device))
+}
+
+/// [`execute`] on a backend opened meanwhile (see [`concat`]).
+fn execute_on(plan: &ConcatPlan, opening: device::Opening) -> Result<Executed> {
     let opts = &plan.options;
-    let chosen = device::choose(opts.device, plan.payload_bytes, opts.max_memory)?;
+    // Set once the frames are written: the device opens meanwhile.
+    let mut chosen: Option<device::Chosen> = None;
     let phases = matrix::Phases::default();
     let stores: Vec<Box<dyn StoreReader>> = opts
         .inputs
@@ -1060,13 +1062,16 @@ pub fn execute(plan: &ConcatPlan) -> Result<Executed> {
             };
             out.create_group(&group, &enc("dict", "0.1.0"))?;
         }
+        let kernels = &chosen
+            .insert(opening.finish(plan.payload_bytes, opts.max_memory)?)
+            .kernels;
         let ctx = matrix::Ctx {
             inputs: &inputs,
             out,
             layout: &opts.layout,
             block_bytes,
             progress: &progress,
-            kernels: chosen.kernels.as_ref(),
+            kernels: kernels.as_ref(),
             phases: &phases,
             wide_indices: opts.wide_indices,
         };
@@ -1104,6 +1109,7 @@ pub fn execute(plan: &ConcatPlan) -> Result<Executed> {
         progress.finish();
         Ok(())
     })?;
+    let chosen = chosen.expect("a finished write has reached the matrices");
     Ok(Executed {
         device: chosen.kernels.name(),
         device_reason: chosen.reason,
@@ -1116,6 +1122,8 @@ pub fn execute(plan: &ConcatPlan) -> Result<Executed> {
 /// Plans and executes; returns the run's report.
 pub fn concat(options: ConcatOptions) -> Result<Report> {
     let t0 = Instant::now();
+    // The device opens while the inputs are planned and the frames written.
+    let opening = device::Opening::start(options.device);
     let plan = plan(options)?;
     let t1 = Instant::now();
     let Executed {
@@ -1124,7 +1132,7 @@ pub fn concat(options: ConcatOptions) -> Result<Report> {
         device_phases,
         phases,
         validated,
-    } = execute(&plan)?;
+    } = execute_on(&plan, opening)?;
     let t2 = Instant::now();
     Ok(Report {
         inputs: plan.options.inputs.iter().map(|p| p.display().to_string()).collect(),
