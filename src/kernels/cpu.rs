@@ -113,16 +113,29 @@ impl Kernels for CpuKernels {
         check_indptr("remap", indptr, indices.len())?;
         let width = table.len() as u64;
         let out_width = if sort { super::kept_width(table) } else { 0 };
-        let parts = line_chunks(indptr, MIN_SPLIT as u64)
+        // Each run of lines fills the span its entries take in the input, as a join
+        // keeps no more than that; spans are closed up afterwards only after entries
+        // were dropped, so where none are (an outer join) nothing is copied again.
+        let chunks = line_chunks(indptr, MIN_SPLIT as u64);
+        let mut indices_out = vec![0u64; indices.len()];
+        let mut keep_out = vec![0u64; indices.len()];
+        let mut spans = Vec::with_capacity(chunks.len());
+        let (mut rest_idx, mut rest_keep) = (indices_out.as_mut_slice(), keep_out.as_mut_slice());
+        for &(a, b) in &chunks {
+            let len = (indptr[b] - indptr[a]) as usize;
+            let (idx, tail_idx) = std::mem::take(&mut rest_idx).split_at_mut(len);
+            let (keep, tail_keep) = std::mem::take(&mut rest_keep).split_at_mut(len);
+            (rest_idx, rest_keep) = (tail_idx, tail_keep);
+            spans.push((a, b, idx, keep));
+        }
+        let ends = spans
             .into_par_iter()
-            .map(|(a, b)| {
-                let span = (indptr[b] - indptr[a]) as usize;
+            .map(|(a, b, idx, keep)| {
                 let mut ends = Vec::with_capacity(b - a);
-                let mut idx = Vec::with_capacity(span);
-                let mut keep = Vec::with_capacity(span);
                 let mut sorter = super::line_sort::LineSorter::new(out_width);
+                let mut n = 0;
                 for l in a..b {
-                    let start = idx.len();
+                    let start = n;
                     for k in indptr[l]..indptr[l + 1] {
                         let old = indices[k as usize];
                         if old >= width {
@@ -133,32 +146,39 @@ impl Kernels for CpuKernels {
                         }
                         let new = table[old as usize];
                         if new != DROPPED {
-                            idx.push(new);
-                            keep.push(k);
+                            idx[n] = new;
+                            keep[n] = k;
+                            n += 1;
                         }
                     }
                     if sort {
-                        sorter.sort(&mut idx[start..], &mut keep[start..]);
+                        sorter.sort(&mut idx[start..n], &mut keep[start..n]);
                     }
-                    ends.push(idx.len() as u64);
+                    ends.push(n as u64);
                 }
-                Ok((ends, idx, keep))
+                Ok(ends)
             })
             .collect::<Result<Vec<_>, KernelError>>()?;
-        let total: usize = parts.iter().map(|p| p.1.len()).sum();
-        let mut out = Remapped {
-            indptr: Vec::with_capacity(indptr.len()),
-            indices: Vec::with_capacity(total),
-            keep: Vec::with_capacity(total),
-        };
-        out.indptr.push(0);
-        for (ends, idx, keep) in parts {
-            let base = out.indices.len() as u64;
-            out.indptr.extend(ends.iter().map(|e| e + base));
-            out.indices.extend(idx);
-            out.keep.extend(keep);
+        let mut out_indptr = Vec::with_capacity(indptr.len());
+        out_indptr.push(0);
+        let mut at = 0;
+        for (&(a, _), ends) in chunks.iter().zip(&ends) {
+            let from = indptr[a] as usize;
+            let kept = ends.last().map_or(0, |&e| e as usize);
+            if from != at {
+                indices_out.copy_within(from..from + kept, at);
+                keep_out.copy_within(from..from + kept, at);
+            }
+            out_indptr.extend(ends.iter().map(|&e| e + at as u64));
+            at += kept;
         }
-        Ok(out)
+        indices_out.truncate(at);
+        keep_out.truncate(at);
+        Ok(Remapped {
+            indptr: out_indptr,
+            indices: indices_out,
+            keep: keep_out,
+        })
     }
 
     fn gather_into(

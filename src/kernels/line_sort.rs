@@ -4,7 +4,7 @@
 //! comparison sort. Both give the same order, as new indices within a line are unique.
 
 /// Widths past this use the comparison sort alone (the bitmap and slot table of a
-/// worker stay within a few MiB).
+/// worker stay within 8 MiB).
 const MAX_BITMAP_WIDTH: u64 = 1 << 20;
 
 /// Scratch space of one worker, reused across its lines.
@@ -12,10 +12,10 @@ pub(super) struct LineSorter {
     width: u64,
     /// One bit per output position; all zero between lines.
     bits: Vec<u64>,
-    /// Position within the line of the entry that maps to each set bit.
-    slot: Vec<u32>,
+    /// `keep` of the entry that maps to each set bit: held here rather than its
+    /// position in the line, so the line's `keep` needs no copy to read back from.
+    slot: Vec<u64>,
     pairs: Vec<(u64, u64)>,
-    old_keep: Vec<u64>,
 }
 
 impl LineSorter {
@@ -26,7 +26,6 @@ impl LineSorter {
             bits: Vec::new(),
             slot: Vec::new(),
             pairs: Vec::new(),
-            old_keep: Vec::new(),
         }
     }
 
@@ -38,8 +37,7 @@ impl LineSorter {
         }
         let log = (usize::BITS - n.leading_zeros()) as u64;
         let words = self.width.div_ceil(64);
-        let bitmap_pays =
-            self.width <= MAX_BITMAP_WIDTH && n < u32::MAX as usize && words < n as u64 * log;
+        let bitmap_pays = self.width <= MAX_BITMAP_WIDTH && words < n as u64 * log;
         if !(bitmap_pays && self.by_bitmap(idx, keep)) {
             self.by_comparison(idx, keep);
         }
@@ -73,19 +71,17 @@ impl LineSorter {
                 return false;
             }
             self.bits[w] |= bit;
-            self.slot[new as usize] = i as u32;
+            self.slot[new as usize] = keep[i];
             lo = lo.min(w);
             hi = hi.max(w);
         }
-        self.old_keep.clear();
-        self.old_keep.extend_from_slice(keep);
         let mut out = 0;
         for w in lo..=hi {
             let mut word = std::mem::take(&mut self.bits[w]);
             while word != 0 {
                 let new = w as u64 * 64 + word.trailing_zeros() as u64;
                 idx[out] = new;
-                keep[out] = self.old_keep[self.slot[new as usize] as usize];
+                keep[out] = self.slot[new as usize];
                 out += 1;
                 word &= word - 1;
             }
