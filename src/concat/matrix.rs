@@ -699,8 +699,8 @@ impl MatrixJob {
         let dir = scratch_dir(ctx.out.path());
         let mut spills = Vec::with_capacity(self.parts.len());
         for (part, inv) in self.parts.iter().zip(inverses) {
-            // A dense input into a CSC result is read in stripes of rows, or every
-            // block would decode all of it again.
+            // Every block would otherwise decode all of such an input again (a dense
+            // one into a CSC result is read in stripes of rows).
             let Some(src) = part
                 .source
                 .as_ref()
