@@ -381,6 +381,28 @@ macro_rules! kernel_suite {
         }
 
         #[test]
+        fn remap_drops_whole_runs_of_lines() {
+            let Some(k) = backend() else { return };
+            // Lines holding only dropped positions (below 1000), then only kept ones,
+            // then dropped again, each stretch well past one worker's share of entries:
+            // results land ahead of where their entries were, past runs that keep none.
+            let lengths: Vec<usize> = (0..900).map(|i| 60 + (i * 13) % 41).collect();
+            let (mut ptr, mut idx) = (vec![0u64], Vec::new());
+            for (stretch, offset) in [(0u64, 0u64), (1, 1000), (2, 0)] {
+                let (p, i) = lines(&lengths, 1000, 7 + stretch);
+                let base = idx.len() as u64;
+                ptr.extend(p[1..].iter().map(|x| x + base));
+                idx.extend(i.iter().map(|x| x + offset));
+            }
+            let table: Vec<u64> = (0..2000u64)
+                .map(|i| if i < 1000 { DROPPED } else { 1999 - i })
+                .collect();
+            for sort in [false, true] {
+                check_remap(&k, &ptr, &idx, &table, sort);
+            }
+        }
+
+        #[test]
         fn remap_sorts_lines_of_tables_wider_than_the_rank_bitmap() {
             let Some(k) = backend() else { return };
             // New indices up to 70,000 + 40: past the GPU's 65,536-wide bitmap, so the
