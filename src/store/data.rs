@@ -89,7 +89,6 @@ impl std::fmt::Display for DType {
     }
 }
 
-/// A flat, row-major block of elements of one type.
 /// Why [`Data::into_u64`] refused its data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NotU64 {
@@ -98,6 +97,7 @@ pub enum NotU64 {
     Negative,
 }
 
+/// A flat, row-major block of elements of one type.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Data {
     Bool(Vec<bool>),
