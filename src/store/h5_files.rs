@@ -15,7 +15,7 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use hdf5::{Dataset, File};
+use hdf5::{Dataset, File, Group};
 
 /// Files opened through [`LazyFile`] (entries for closed ones are pruned when next
 /// scanned). Each holds its own `last_used` tick; the oldest is found by a scan of at
@@ -69,9 +69,24 @@ fn soft_file_limit() -> usize {
     }
 }
 
+/// A group or dataset of an open file.
+#[derive(Clone)]
+pub enum Node {
+    Group(Group),
+    Array(Dataset),
+}
+
+/// How many nodes an open file keeps open after a metadata query. A dataframe's walk
+/// asks for its own group, then each column, then the group again; opening a node
+/// costs more than the queries on it, and each node was opened two or three times.
+const RECENT_NODES: usize = 8;
+
 /// An open file and the dataset last read from it.
 struct Open {
     file: File,
+    /// The nodes metadata was last asked of, newest first. No data is read through
+    /// them, so they hold no chunk cache.
+    recent: Vec<(String, Node)>,
     /// Kept open so that HDF5's chunk cache (1 MiB per dataset) survives between the
     /// reads of one block: block reads pick rows of a chunked dataset one run at a
     /// time, and a dataset opened afresh for each read fetched its whole chunk each
@@ -111,9 +126,42 @@ impl LazyFile {
                     return Ok(ds.clone());
                 }
             }
-            let ds = open_dataset(&o.file)?;
+            // A handle data is read through leaves the recent list, so that only the
+            // one dataset here holds a chunk cache.
+            let recent = o
+                .recent
+                .iter()
+                .position(|(name, n)| name == node && matches!(n, Node::Array(_)));
+            let ds = match recent.map(|k| o.recent.remove(k).1) {
+                Some(Node::Array(ds)) => ds,
+                _ => open_dataset(&o.file)?,
+            };
             o.dataset = Some((node.to_string(), ds.clone()));
             Ok(ds)
+        })
+    }
+
+    /// The node at `node`, one of the last few asked for or else opened by `open_node`
+    /// (`None`: there is no such node).
+    pub fn node<E>(
+        self: &Arc<Self>,
+        node: &str,
+        open: impl FnOnce() -> Result<File, E>,
+        open_node: impl FnOnce(&File) -> Result<Option<Node>, E>,
+    ) -> Result<Option<Node>, E> {
+        self.with_open(open, |o| {
+            if let Some(k) = o.recent.iter().position(|(name, _)| name == node) {
+                let entry = o.recent.remove(k);
+                let found = entry.1.clone();
+                o.recent.insert(0, entry);
+                return Ok(Some(found));
+            }
+            let found = open_node(&o.file)?;
+            if let Some(n) = &found {
+                o.recent.insert(0, (node.to_string(), n.clone()));
+                o.recent.truncate(RECENT_NODES);
+            }
+            Ok(found)
         })
     }
 
@@ -137,6 +185,7 @@ impl LazyFile {
         if slot.is_none() {
             *slot = Some(Open {
                 file: open()?,
+                recent: Vec::new(),
                 dataset: None,
             });
             lock(&OPEN).push(Arc::downgrade(self));
