@@ -79,7 +79,12 @@ fn open_node(file: &File, node: &str) -> hdf5::Result<Option<Node>> {
 }
 
 fn open_group(file: &File, path: &Path, node: &str) -> Result<Group> {
-    match open_node(file, node).ctx(path, node, "open")? {
+    as_group(open_node(file, node).ctx(path, node, "open")?, path, node)
+}
+
+/// The group `node` opened as, or why it is not one.
+fn as_group(found: Option<Node>, path: &Path, node: &str) -> Result<Group> {
+    match found {
         Some(Node::Group(g)) => Ok(g),
         Some(Node::Array(_)) => Err(StoreError::WrongKind {
             file: pathbuf(path),
@@ -780,23 +785,7 @@ impl StoreReader for H5Reader {
     }
 
     fn children(&self, group: &str) -> Result<Vec<String>> {
-        let g = match self.node(group)? {
-            Some(Node::Group(g)) => g,
-            Some(Node::Array(_)) => {
-                return Err(StoreError::WrongKind {
-                    file: pathbuf(&self.path),
-                    node: group.to_string(),
-                    expected: "group",
-                    found: "array",
-                })
-            }
-            None => {
-                return Err(StoreError::NoNode {
-                    file: pathbuf(&self.path),
-                    node: group.to_string(),
-                })
-            }
-        };
+        let g = as_group(self.node(group)?, &self.path, group)?;
         let mut names = g.member_names().ctx(&self.path, group, "list members")?;
         // Byte order of UTF-8 is code point order.
         names.sort_unstable();
@@ -1411,6 +1400,26 @@ mod tests {
             assert!(matches!(r.children("g/x"), Err(StoreError::NoNode { .. })));
             assert_eq!(r.array_info("g/d").unwrap().shape, vec![3]);
             assert_eq!(r.read("g/d", &[1], &[2]).unwrap(), Data::I64(vec![2, 3]));
+        }
+    }
+
+    /// A metadata query on the dataset last read gets that dataset's handle, not a
+    /// second one that would keep its chunk cache alive.
+    #[test]
+    fn node_of_the_dataset_read_is_its_handle() {
+        let (_dir, path) = temp("handle.h5ad");
+        let f = File::create(&path).unwrap();
+        f.new_dataset_builder()
+            .with_data(&[1i64, 2, 3])
+            .create("d")
+            .unwrap();
+        drop(f);
+        let r = H5Reader::open(&path).unwrap();
+        assert_eq!(r.read("d", &[0], &[3]).unwrap(), Data::I64(vec![1, 2, 3]));
+        let (read, _) = r.dataset_meta("d").unwrap();
+        match r.node("d").unwrap() {
+            Some(Node::Array(ds)) => assert_eq!(ds.id(), read.id()),
+            _ => panic!("d is a dataset"),
         }
     }
 }

@@ -84,8 +84,8 @@ const RECENT_NODES: usize = 8;
 /// An open file and the dataset last read from it.
 struct Open {
     file: File,
-    /// The nodes metadata was last asked of, newest first. No data is read through
-    /// them, so they hold no chunk cache.
+    /// The nodes metadata was last asked of, newest first. None is `dataset` (see
+    /// [`LazyFile::node`]) and none is read through, so they hold no chunk cache.
     recent: Vec<(String, Node)>,
     /// Kept open so that HDF5's chunk cache (1 MiB per dataset) survives between the
     /// reads of one block: block reads pick rows of a chunked dataset one run at a
@@ -150,6 +150,13 @@ impl LazyFile {
         open_node: impl FnOnce(&File) -> Result<Option<Node>, E>,
     ) -> Result<Option<Node>, E> {
         self.with_open(open, |o| {
+            // The dataset data is read through is handed out as it is: a second handle
+            // kept here would keep its chunk cache alive after `dataset` moves on.
+            if let Some((name, ds)) = &o.dataset {
+                if name == node {
+                    return Ok(Some(Node::Array(ds.clone())));
+                }
+            }
             if let Some(k) = o.recent.iter().position(|(name, _)| name == node) {
                 let entry = o.recent.remove(k);
                 let found = entry.1.clone();
