@@ -817,8 +817,16 @@ impl StoreReader for H5Reader {
                 .map(|c| c.into_iter().map(|d| d as u64).collect()),
             shards: None,
             codecs,
-            stored_bytes: Some(ds.storage_size()),
+            // Asked of HDF5 only by `stored_bytes`: for a chunked dataset it walks the
+            // chunk index, which planning, calling this for every array, never needs.
+            stored_bytes: None,
         })
+    }
+
+    fn stored_bytes(&self, node: &str) -> Option<u64> {
+        self.dataset_meta(node)
+            .ok()
+            .map(|(ds, _)| ds.storage_size())
     }
 
     fn read(&self, node: &str, start: &[u64], shape: &[u64]) -> Result<Data> {
@@ -1215,7 +1223,10 @@ mod tests {
         let contiguous = r.array_info("contiguous").unwrap();
         assert_eq!(contiguous.chunks, None);
         assert!(contiguous.codecs.is_empty());
-        assert_eq!(contiguous.stored_bytes, Some(800));
+        assert_eq!(contiguous.stored_bytes, None);
+        assert_eq!(r.stored_bytes("contiguous"), Some(800));
+        assert!(r.stored_bytes("lzf").is_some_and(|n| n > 0));
+        assert_eq!(r.stored_bytes("no such dataset"), None);
     }
 
     #[test]
