@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use std::fmt::Display;
 use std::sync::{Arc, Mutex, RwLock};
 use zarrs::array::{
-    Array, ArrayError, ArrayMetadata, ArrayMetadataV2, ArrayMetadataV3, ArraySubset, Element,
+    Array, ArrayBytesFixedDisjointView, ArrayError, ArrayMetadata, ArrayMetadataV2,
+    ArrayMetadataV3, ArraySubset, Element,
 };
 use zarrs::filesystem::FilesystemStore;
 use zarrs::storage::{Bytes, StoreKey, WritableStorageTraits};
@@ -484,19 +485,55 @@ impl ZarrReader {
 /// Decodes `subset` of `array` as elements of `dtype`.
 fn retrieve(array: &ZArray, dtype: DType, subset: &ArraySubset) -> Result<Data, ArrayError> {
     Ok(match dtype {
+        // Not every byte is a bool, and strings are not fixed-width: decoded as zarrs does.
         DType::Bool => Data::Bool(array.retrieve_array_subset(subset)?),
-        DType::I8 => Data::I8(array.retrieve_array_subset(subset)?),
-        DType::I16 => Data::I16(array.retrieve_array_subset(subset)?),
-        DType::I32 => Data::I32(array.retrieve_array_subset(subset)?),
-        DType::I64 => Data::I64(array.retrieve_array_subset(subset)?),
-        DType::U8 => Data::U8(array.retrieve_array_subset(subset)?),
-        DType::U16 => Data::U16(array.retrieve_array_subset(subset)?),
-        DType::U32 => Data::U32(array.retrieve_array_subset(subset)?),
-        DType::U64 => Data::U64(array.retrieve_array_subset(subset)?),
-        DType::F32 => Data::F32(array.retrieve_array_subset(subset)?),
-        DType::F64 => Data::F64(array.retrieve_array_subset(subset)?),
         DType::Str => Data::Str(array.retrieve_array_subset(subset)?),
+        DType::I8 => Data::I8(retrieve_into(array, subset)?),
+        DType::I16 => Data::I16(retrieve_into(array, subset)?),
+        DType::I32 => Data::I32(retrieve_into(array, subset)?),
+        DType::I64 => Data::I64(retrieve_into(array, subset)?),
+        DType::U8 => Data::U8(retrieve_into(array, subset)?),
+        DType::U16 => Data::U16(retrieve_into(array, subset)?),
+        DType::U32 => Data::U32(retrieve_into(array, subset)?),
+        DType::U64 => Data::U64(retrieve_into(array, subset)?),
+        DType::F32 => Data::F32(retrieve_into(array, subset)?),
+        DType::F64 => Data::F64(retrieve_into(array, subset)?),
     })
+}
+
+/// Decodes `subset` straight into a typed buffer. Asked for a `Vec<T>`, zarrs decodes
+/// into bytes of its own and then copies them into a zeroed `Vec<T>`: an extra copy and
+/// allocation of every block read, a tenth of the CPU time of a dense outer join on Zarr
+/// (`perf record`).
+fn retrieve_into<T: bytemuck::Pod>(
+    array: &ZArray,
+    subset: &ArraySubset,
+) -> Result<Vec<T>, ArrayError> {
+    let width = std::mem::size_of::<T>();
+    if array.data_type().fixed_size() != Some(width) {
+        return Err(ArrayError::CodecError(zarrs::array::CodecError::Other(
+            format!(
+                "{}-byte elements read as {width}-byte ones",
+                array.data_type().fixed_size().unwrap_or(0)
+            ),
+        )));
+    }
+    let mut out: Vec<T> = bytemuck::zeroed_vec(subset.num_elements_usize());
+    let shape = subset.shape();
+    let bytes =
+        unsafe_cell_slice::UnsafeCellSlice::new(bytemuck::cast_slice_mut::<T, u8>(&mut out));
+    // SAFETY: the only view of `out`, covering all of it.
+    let mut view = unsafe {
+        ArrayBytesFixedDisjointView::new(
+            bytes,
+            width,
+            shape,
+            ArraySubset::new_with_shape(shape.to_vec()),
+        )
+    }
+    .map_err(zarrs::array::CodecError::from)?;
+    array.retrieve_array_subset_into(subset, (&mut view).into())?;
+    Ok(out)
 }
 
 impl StoreReader for ZarrReader {
@@ -1173,6 +1210,33 @@ mod tests {
         let err = r.array_info("a").unwrap_err();
         assert!(matches!(err, StoreError::Invalid { .. }), "{err}");
         assert!(err.to_string().contains("zarr.json"), "{err}");
+    }
+
+    /// Reads decode into the typed block directly; big-endian chunks must come out in
+    /// native order whether a read covers whole chunks, parts of several, or part of one.
+    #[test]
+    fn big_endian_v2_chunks_read_in_native_order() {
+        let (_dir, path) = store_with_array(Format::ZarrV2, Compression::None);
+        let meta_file = path.join("a").join(V2_ARRAY);
+        let mut meta: Value = serde_json::from_slice(&std::fs::read(&meta_file).unwrap()).unwrap();
+        assert_eq!(meta["compressor"], Value::Null);
+        meta["dtype"] = json!(">f8");
+        std::fs::write(&meta_file, meta.to_string()).unwrap();
+        for chunk in 0..4 {
+            let file = path.join("a").join(chunk.to_string());
+            let mut bytes = std::fs::read(&file).unwrap();
+            bytes.chunks_mut(8).for_each(|word| word.reverse());
+            std::fs::write(&file, bytes).unwrap();
+        }
+        let r = ZarrReader::open(&path).unwrap();
+        for (start, len) in [(0u64, 16u64), (2, 9), (5, 2), (12, 4)] {
+            let want: Vec<f64> = (start..start + len).map(|v| v as f64).collect();
+            assert_eq!(
+                r.read("a", &[start], &[len]).unwrap(),
+                Data::F64(want),
+                "{start}+{len}"
+            );
+        }
     }
 
     #[test]
