@@ -33,6 +33,8 @@ pub struct ArrayRow {
     pub path: String,
     #[serde(flatten)]
     pub info: ArrayInfo,
+    /// Bytes on disk, where the store can tell.
+    pub stored_bytes: Option<u64>,
 }
 
 struct Collector<'a> {
@@ -42,6 +44,16 @@ struct Collector<'a> {
 }
 
 impl Collector<'_> {
+    /// Sizes on disk are asked for here only: for every array of every input they
+    /// would cost planning a listing or an index walk each.
+    fn push_array(&mut self, node: &str, info: ArrayInfo) {
+        self.arrays.push(ArrayRow {
+            path: node.to_string(),
+            info,
+            stored_bytes: self.store.stored_bytes(node),
+        });
+    }
+
     fn len_of(&self, node: &str) -> Result<Option<u64>> {
         Ok(self.store.array_info(node)?.shape.first().copied())
     }
@@ -64,10 +76,7 @@ impl Collector<'_> {
                 let info = s.array_info(&e.node)?;
                 row.shape = Some(info.shape.clone());
                 row.dtype = Some(info.dtype.name().to_string());
-                self.arrays.push(ArrayRow {
-                    path: e.node.clone(),
-                    info,
-                });
+                self.push_array(&e.node, info);
             }
             EncodingType::Csr | EncodingType::Csc => {
                 let (r, c) = e.sparse_shape(s)?;
@@ -124,16 +133,7 @@ impl Visit for Collector<'_> {
                 let row = self.describe(e)?;
                 self.elements.push(row);
             }
-            Part::RawArray { node, info, .. } => {
-                let mut info = info.clone();
-                if info.stored_bytes.is_none() {
-                    info.stored_bytes = self.store.stored_bytes(node);
-                }
-                self.arrays.push(ArrayRow {
-                    path: node.to_string(),
-                    info,
-                })
-            }
+            Part::RawArray { node, info, .. } => self.push_array(node, info.clone()),
         }
         Ok(())
     }
@@ -204,7 +204,7 @@ impl Report {
                 String::new(),
                 chunks,
                 a.info.codecs.join(","),
-                a.info.stored_bytes.map(fmt_bytes).unwrap_or_default(),
+                a.stored_bytes.map(fmt_bytes).unwrap_or_default(),
             ]);
         };
         let label = |path: &str| {
@@ -263,7 +263,7 @@ impl Report {
             out.push_str(line.trim_end());
             out.push('\n');
         }
-        let total: u64 = self.arrays.iter().filter_map(|a| a.info.stored_bytes).sum();
+        let total: u64 = self.arrays.iter().filter_map(|a| a.stored_bytes).sum();
         out.push_str(&format!(
             "{} elements, {} arrays, {} on disk\n",
             self.elements.len(),

@@ -817,9 +817,6 @@ impl StoreReader for H5Reader {
                 .map(|c| c.into_iter().map(|d| d as u64).collect()),
             shards: None,
             codecs,
-            // Asked of HDF5 only by `stored_bytes`: for a chunked dataset it walks the
-            // chunk index, which planning, calling this for every array, never needs.
-            stored_bytes: None,
         })
     }
 
@@ -1223,7 +1220,6 @@ mod tests {
         let contiguous = r.array_info("contiguous").unwrap();
         assert_eq!(contiguous.chunks, None);
         assert!(contiguous.codecs.is_empty());
-        assert_eq!(contiguous.stored_bytes, None);
         assert_eq!(r.stored_bytes("contiguous"), Some(800));
         assert!(r.stored_bytes("lzf").is_some_and(|n| n > 0));
         assert_eq!(r.stored_bytes("no such dataset"), None);

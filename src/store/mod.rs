@@ -79,9 +79,6 @@ pub struct ArrayInfo {
     pub shards: Option<Vec<u64>>,
     /// Codec or filter names in pipeline order, e.g. `["bytes", "blosc(lz4,5,shuffle)"]`.
     pub codecs: Vec<String>,
-    /// Bytes the array occupies on disk, where the backend can tell cheaply (HDF5);
-    /// otherwise `None`, and [`StoreReader::stored_bytes`] finds them on request.
-    pub stored_bytes: Option<u64>,
 }
 
 /// How a new array is laid out on disk.
@@ -109,10 +106,9 @@ pub trait StoreReader: Send + Sync {
     fn array_info(&self, node: &str) -> Result<ArrayInfo>;
     /// Bytes the array at `node` occupies on disk, or `None` where that cannot be
     /// told. Apart from [`Self::array_info`], which planning calls for every array of
-    /// every input, because for Zarr it means listing every chunk file.
-    fn stored_bytes(&self, node: &str) -> Option<u64> {
-        self.array_info(node).ok().and_then(|i| i.stored_bytes)
-    }
+    /// every input, because it means listing every chunk file (Zarr) or walking the
+    /// chunk index (chunked HDF5 datasets).
+    fn stored_bytes(&self, node: &str) -> Option<u64>;
     /// Reads the hyper-rectangle `start .. start + shape` in row-major order, touching
     /// only the chunks it overlaps. For a 0-d array both slices are empty.
     fn read(&self, node: &str, start: &[u64], shape: &[u64]) -> Result<Data>;

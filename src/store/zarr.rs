@@ -318,7 +318,6 @@ fn describe_v2(at: At, meta: &Value) -> Result<ArrayInfo> {
         chunks: Some(chunks),
         shards: None,
         codecs,
-        stored_bytes: None,
     })
 }
 
@@ -375,7 +374,6 @@ fn describe_v3(at: At, meta: &Value) -> Result<ArrayInfo> {
         chunks: Some(chunks),
         shards,
         codecs,
-        stored_bytes: None,
     })
 }
 

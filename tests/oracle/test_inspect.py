@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -47,6 +48,21 @@ def expected_elements(found: dict[str, stores.Node]) -> dict[str, stores.Node]:
     return {path: node for path, node in found.items() if "encoding-type" in node.attrs}
 
 
+ZARR_METADATA = {".zarray", ".zattrs", ".zgroup", "zarr.json", ".zmetadata"}
+
+
+def bytes_on_disk(path, fmt: str, node: str) -> int:
+    """What the array at `node` takes on disk: HDF5's own count of the dataset's storage,
+    or for Zarr the size of its chunk (shard) files, metadata documents left out."""
+    if fmt == "h5ad":
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            return f[node].id.get_storage_size()
+    root = Path(path) / node
+    return sum(f.stat().st_size for f in root.rglob("*") if f.is_file() and f.name not in ZARR_METADATA)
+
+
 def check_report(report: dict, path, fmt: str) -> None:
     assert report["format"] == FORMAT_NAMES[fmt], f"format {report['format']!r}, expected {FORMAT_NAMES[fmt]!r}"
     assert str(path) in report["path"] or path.name in report["path"], report["path"]
@@ -83,7 +99,8 @@ def check_report(report: dict, path, fmt: str) -> None:
         if node.dtype != "str":
             assert field(row, "dtype", "array") == node.dtype, f"{p!r}: dtype {row['dtype']} != {node.dtype}"
         assert isinstance(field(row, "codecs", "array"), list), p
-        field(row, "stored_bytes", "array")
+        stored = field(row, "stored_bytes", "array")
+        assert stored == bytes_on_disk(path, fmt, p), f"{p!r}: stored_bytes {stored}"
         chunks = field(row, "chunks", "array")
         if fmt != "h5ad" and node.chunks != ():  # 0-d arrays: [] or null, either will do
             assert chunks is not None and tuple(chunks) == node.chunks, f"{p!r}: chunks {chunks} != {node.chunks}"
