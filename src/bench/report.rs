@@ -244,7 +244,9 @@ impl Report {
         s.push_str(
             "\nspeedup: the peer's median time over adcat CPU's. limit: each input converted \
              to the output format in turn, in one process (decode and encode only). anndata is timed inside \
-             Python (start-up excluded); adcat as a whole process.\n",
+             Python (start-up excluded); adcat as a whole process. Every time runs until the \
+             output is on disk: adcat fsyncs it before moving it into place, and the peers' \
+             output is fsynced the same way before their clock stops.\n",
         );
         self.phase_table(&mut s);
         let failures: Vec<String> = self

@@ -187,3 +187,41 @@ def test_a_thousand_inputs_within_a_small_file_limit(tmp_path: Path, fmt: str, h
         expected = ad.concat([read(p) for p in paths], label="batch")
     expected = read(write(expected, tmp_path / "expected", "h5ad" if fmt == "h5ad" else "zarr3"))
     assert_same_adata(read(out), expected)
+
+
+def test_peer_times_its_output_until_it_is_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """adcat fsyncs its output before publishing it, so the peer script must fsync
+    anndata's too before it stops the clock: every file and directory of a Zarr store,
+    and an .h5ad file itself."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("peer", Path(__file__).parents[2] / "src" / "bench" / "peer.py")
+    peer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(peer)
+
+    store = tmp_path / "out.zarr"
+    ad.AnnData(X=np.arange(12, dtype=np.float32).reshape(3, 4)).write_zarr(store)
+    h5ad = tmp_path / "out.h5ad"
+    ad.AnnData(X=np.ones((2, 2))).write_h5ad(h5ad)
+
+    synced: list[str] = []
+    real_open, real_fsync = peer.os.open, peer.os.fsync
+    names: dict[int, str] = {}
+
+    def tracking_open(path, flags, *args):
+        fd = real_open(path, flags, *args)
+        names[fd] = str(path)
+        return fd
+
+    def tracking_fsync(fd):
+        synced.append(names[fd])
+        real_fsync(fd)
+
+    monkeypatch.setattr(peer.os, "open", tracking_open)
+    monkeypatch.setattr(peer.os, "fsync", tracking_fsync)
+    peer.sync_tree(str(store))
+    peer.sync_tree(str(h5ad))
+
+    expected = {str(store)} | {str(p) for p in store.rglob("*")} | {str(h5ad)}
+    assert set(synced) == expected
+    assert any(Path(p).parent.name == "X" for p in synced), synced
