@@ -287,7 +287,7 @@ impl OutputArgs {
             }
         }
         // A block of rows must hold whole shards to stay within the memory budget.
-        let block = convert::block_bytes(self.max_memory);
+        let block = convert::block_bytes(self.max_memory, format);
         let shard_bytes = shard_bytes.map(|s| s.min(block).max(self.chunk_size.min(block)));
         Ok(Layout {
             format,

@@ -1038,7 +1038,7 @@ fn execute_on(plan: &ConcatPlan, opening: device::Opening) -> Result<Executed> {
         .collect::<std::result::Result<_, _>>()?;
     let inputs: Vec<&dyn StoreReader> = stores.iter().map(|s| s.as_ref()).collect();
     let progress = Progress::new(opts.progress, plan.payload_bytes, "concatenating");
-    let block_bytes = crate::convert::block_bytes(opts.max_memory);
+    let block_bytes = crate::convert::block_bytes(opts.max_memory, opts.layout.format);
     crate::heap::cap_resident(opts.max_memory);
     let validate = opts.validate.then_some(opts.max_memory);
     let format = opts.layout.format;
