@@ -7,7 +7,9 @@ use crate::concat::blocks::{compact, extend, gather, Appender};
 use crate::concat::dtype::{cast, filled};
 use crate::concat::index::Reindex;
 use crate::concat::spill::{Spill, SpillWriter};
-use crate::concat::words::{bytes_of, data_of, kernel_error, pattern_of, words_mut, zeroed_words};
+use crate::concat::words::{
+    bytes_of, data_of, kernel_error, pattern_of, words_mut, written_words, zeroed_words,
+};
 use crate::error::{Error, Result};
 use crate::kernels::{DensePiece, KernelError, Kernels, ValueColumn, DROPPED};
 use crate::layout::Layout;
@@ -492,14 +494,16 @@ impl MatrixJob {
         let fill = pattern_of(&filled(self.dtype, 1, self.fill));
         let (rows, cols) = ((r1 - r0) as usize, cols as usize);
         // Numeric blocks are tiled straight into their typed vector.
-        if let Some(mut block) = zeroed_words(self.dtype, rows * cols) {
-            if let Some(out) = words_mut(&mut block) {
-                self.k(ctx, || {
-                    ctx.kernels
-                        .tile_dense_into(out, rows, cols, word, fill, &tiles)
-                })?;
-                return Ok(block);
-            }
+        let tile = |out: &mut [u8]| {
+            ctx.kernels
+                .tile_dense_into(out, rows, cols, word, fill, &tiles)
+        };
+        // SAFETY: tile_dense_into sets every byte of the block, fill or piece, and reads
+        // none of it (the kernel suite checks this on every backend).
+        if let Some(block) = self.k(ctx, || unsafe {
+            written_words(self.dtype, rows * cols, tile).transpose()
+        })? {
+            return Ok(block);
         }
         let out = self.k(ctx, || {
             ctx.kernels.tile_dense(rows, cols, word, fill, &tiles)
@@ -936,13 +940,13 @@ fn remap(
 fn gather_data(k: &dyn Kernels, src: &Data, idx: &[u64]) -> std::result::Result<Data, KernelError> {
     let dtype = src.dtype();
     let bytes = bytes_of(src);
-    if let Some(mut out) = zeroed_words(dtype, idx.len()) {
-        if let Some(words) = words_mut(&mut out) {
-            k.gather_into(&bytes, dtype.size(), idx, words)?;
-            return Ok(out);
-        }
+    let gather = |out: &mut [u8]| k.gather_into(&bytes, dtype.size(), idx, out);
+    // SAFETY: gather_into sets every byte of its output and reads none (the kernel
+    // suite checks this on every backend).
+    match unsafe { written_words(dtype, idx.len(), gather) } {
+        Some(out) => out,
+        None => Ok(data_of(dtype, &k.gather(&bytes, dtype.size(), idx)?)),
     }
-    Ok(data_of(dtype, &k.gather(&bytes, dtype.size(), idx)?))
 }
 
 /// Output line `l` is line `l` of every piece in turn.

@@ -141,7 +141,8 @@ pub trait Kernels: Send + Sync {
     }
 
     /// [`Kernels::gather`] into a buffer the caller owns (of exactly `idx.len() * word`
-    /// bytes), so the result can already be typed.
+    /// bytes), so the result can already be typed. On success every byte of `out` is
+    /// set and none was read, so `out` need not be cleared first.
     fn gather_into(
         &self,
         src: &[u8],
@@ -182,7 +183,9 @@ pub trait Kernels: Send + Sync {
     }
 
     /// [`Kernels::tile_dense`] into a buffer the caller owns (of exactly
-    /// `out_rows * out_cols * word` bytes), so the block can already be typed.
+    /// `out_rows * out_cols * word` bytes), so the block can already be typed. On
+    /// success every byte of `out` is set (fill or piece) and none was read, so `out`
+    /// need not be cleared first.
     fn tile_dense_into(
         &self,
         out: &mut [u8],

@@ -173,6 +173,35 @@ fn ref_tile_dense(
     out
 }
 
+/// `tile_dense_into` over two buffers holding different garbage: a byte the kernel
+/// leaves unset keeps what was there, so the two results differ (callers hand the
+/// kernel memory that was never cleared).
+fn tile(
+    k: &impl Kernels,
+    rows: usize,
+    cols: usize,
+    word: usize,
+    fill: u64,
+    pieces: &[DensePiece<'_>],
+) -> Result<Vec<u8>, KernelError> {
+    let mut a = vec![0xa5u8; rows * cols * word];
+    let mut b = vec![0x5au8; rows * cols * word];
+    k.tile_dense_into(&mut a, rows, cols, word, fill, pieces)?;
+    k.tile_dense_into(&mut b, rows, cols, word, fill, pieces)?;
+    assert!(a == b, "tile_dense_into left bytes of its output unset");
+    Ok(a)
+}
+
+/// `gather_into` over two buffers holding different garbage, as [`tile`] does.
+fn gather(k: &impl Kernels, src: &[u8], word: usize, idx: &[u64]) -> Result<Vec<u8>, KernelError> {
+    let mut a = vec![0xa5u8; idx.len() * word];
+    let mut b = vec![0x5au8; idx.len() * word];
+    k.gather_into(src, word, idx, &mut a)?;
+    k.gather_into(src, word, idx, &mut b)?;
+    assert!(a == b, "gather_into left bytes of its output unset");
+    Ok(a)
+}
+
 // ---------------------------------------------------------------- inputs
 
 /// Lines of the given lengths with ascending unique indices below `width`, spread by
@@ -429,24 +458,24 @@ macro_rules! kernel_suite {
         fn gather_fixed() {
             let Some(k) = backend() else { return };
             for word in [1, 2, 4, 8] {
-                assert_eq!(k.gather(&[], word, &[]).unwrap(), Vec::<u8>::new());
+                assert_eq!(gather(&k, &[], word, &[]).unwrap(), Vec::<u8>::new());
                 let src = words(3001, word, word as u8);
                 // Odd counts leave partial u32 words at the end of tiles.
                 for n in [1, 3, 5, 1027, 4099] {
                     let idx: Vec<u64> = (0..n as u64).map(|i| (i * 7919) % 3001).collect();
-                    assert_eq!(k.gather(&src, word, &idx).unwrap(), ref_gather(&src, word, &idx), "word {word} n {n}");
+                    assert_eq!(gather(&k, &src, word, &idx).unwrap(), ref_gather(&src, word, &idx), "word {word} n {n}");
                 }
-                assert!(k.gather(&src, word, &[3001]).is_err());
-                assert!(k.gather(&[], word, &[0]).is_err());
+                assert!(gather(&k, &src, word, &[3001]).is_err());
+                assert!(gather(&k, &[], word, &[0]).is_err());
             }
             // Bit patterns survive: NaN payloads, high words.
             let f: Vec<u8> = [f64::NAN, -0.0, f64::INFINITY, 1e300]
                 .iter()
                 .flat_map(|v| v.to_le_bytes())
                 .collect();
-            assert_eq!(k.gather(&f, 8, &[3, 0, 1, 2, 0]).unwrap(), ref_gather(&f, 8, &[3, 0, 1, 2, 0]));
-            assert!(k.gather(&[0; 6], 4, &[0]).is_err(), "ragged source");
-            assert!(k.gather(&[0; 6], 3, &[0]).is_err(), "word 3");
+            assert_eq!(gather(&k, &f, 8, &[3, 0, 1, 2, 0]).unwrap(), ref_gather(&f, 8, &[3, 0, 1, 2, 0]));
+            assert!(gather(&k, &[0; 6], 4, &[0]).is_err(), "ragged source");
+            assert!(gather(&k, &[0; 6], 3, &[0]).is_err(), "word 3");
             let mut into = [0u8; 16];
             k.gather_into(&f, 8, &[2, 3], &mut into).unwrap();
             assert_eq!(into.to_vec(), ref_gather(&f, 8, &[2, 3]));
@@ -507,9 +536,9 @@ macro_rules! kernel_suite {
             let Some(k) = backend() else { return };
             for word in [1, 2, 4, 8] {
                 let fill = 0xfedc_ba98_7654_3210u64;
-                assert_eq!(k.tile_dense(0, 5, word, fill, &[]).unwrap(), Vec::<u8>::new());
-                assert_eq!(k.tile_dense(3, 0, word, fill, &[]).unwrap(), Vec::<u8>::new());
-                assert_eq!(k.tile_dense(3, 5, word, fill, &[]).unwrap(), ref_tile_dense(3, 5, word, fill, &[]));
+                assert_eq!(tile(&k, 0, 5, word, fill, &[]).unwrap(), Vec::<u8>::new());
+                assert_eq!(tile(&k, 3, 0, word, fill, &[]).unwrap(), Vec::<u8>::new());
+                assert_eq!(tile(&k, 3, 5, word, fill, &[]).unwrap(), ref_tile_dense(3, 5, word, fill, &[]));
                 // Stacked rows with reordered and dropped columns (axis 0), then side by
                 // side (axis 1), odd widths so rows straddle u32 words.
                 let a = words(40 * 7, word, 1);
@@ -521,7 +550,7 @@ macro_rules! kernel_suite {
                     DensePiece { data: &b, rows: 33, cols: 4, row_offset: 40, col_map: &map_b },
                 ];
                 assert_eq!(
-                    k.tile_dense(75, 7, word, fill, &stacked).unwrap(),
+                    tile(&k, 75, 7, word, fill, &stacked).unwrap(),
                     ref_tile_dense(75, 7, word, fill, &stacked),
                     "stacked, word {word}"
                 );
@@ -535,7 +564,7 @@ macro_rules! kernel_suite {
                     DensePiece { data: &b, rows: 33, cols: 4, row_offset: 20, col_map: &map_b },
                 ];
                 assert_eq!(
-                    k.tile_dense(75, 7, word, fill, &side).unwrap(),
+                    tile(&k, 75, 7, word, fill, &side).unwrap(),
                     ref_tile_dense(75, 7, word, fill, &side),
                     "side by side, word {word}"
                 );
@@ -548,13 +577,13 @@ macro_rules! kernel_suite {
                     DensePiece { data: &c, rows: 75, cols: 3, row_offset: 0, col_map: &left },
                 ];
                 assert_eq!(
-                    k.tile_dense(75, 7, word, fill, &tiled).unwrap(),
+                    tile(&k, 75, 7, word, fill, &tiled).unwrap(),
                     ref_tile_dense(75, 7, word, fill, &tiled),
                     "rows tiled in full, word {word}"
                 );
-                assert!(k.tile_dense(39, 7, word, fill, &stacked).is_err(), "rows past the end");
+                assert!(tile(&k, 39, 7, word, fill, &stacked).is_err(), "rows past the end");
                 let bad_col = [DensePiece { data: &b, rows: 33, cols: 4, row_offset: 0, col_map: &map_b }];
-                assert!(k.tile_dense(33, 4, word, fill, &bad_col).is_err(), "column past the end");
+                assert!(tile(&k, 33, 4, word, fill, &bad_col).is_err(), "column past the end");
             }
         }
 
@@ -571,7 +600,7 @@ macro_rules! kernel_suite {
             let data: Vec<u8> = (0..(rows * cols) as u32).flat_map(u32::to_le_bytes).collect();
             let reversed: Vec<u64> = (0..cols as u64).rev().collect();
             let piece = [DensePiece { data: &data, rows, cols, row_offset: 3, col_map: &reversed }];
-            let out = k.tile_dense(rows + 5, cols, word, u64::MAX, &piece).unwrap();
+            let out = tile(&k, rows + 5, cols, word, u64::MAX, &piece).unwrap();
             assert!(out == ref_tile_dense(rows + 5, cols, word, u64::MAX, &piece));
         }
 
@@ -670,7 +699,7 @@ macro_rules! kernel_suite {
                 let Some(k) = backend() else { return Ok(()) };
                 let src = words(n, word, seed);
                 let idx: Vec<u64> = if n == 0 { Vec::new() } else { picks.iter().map(|p| p % n as u64).collect() };
-                prop_assert_eq!(k.gather(&src, word, &idx).unwrap(), ref_gather(&src, word, &idx));
+                prop_assert_eq!(gather(&k, &src, word, &idx).unwrap(), ref_gather(&src, word, &idx));
             }
 
             #[test]
@@ -697,7 +726,7 @@ macro_rules! kernel_suite {
                     })
                     .collect();
                 prop_assert_eq!(
-                    k.tile_dense(rows, cols, word, fill, &pieces).unwrap(),
+                    tile(&k, rows, cols, word, fill, &pieces).unwrap(),
                     ref_tile_dense(rows, cols, word, fill, &pieces)
                 );
             }

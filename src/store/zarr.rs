@@ -516,22 +516,25 @@ fn retrieve_into<T: bytemuck::Pod>(
             ),
         )));
     }
-    let mut out: Vec<T> = bytemuck::zeroed_vec(subset.num_elements_usize());
     let shape = subset.shape();
-    let bytes =
-        unsafe_cell_slice::UnsafeCellSlice::new(bytemuck::cast_slice_mut::<T, u8>(&mut out));
-    // SAFETY: the only view of `out`, covering all of it.
-    let mut view = unsafe {
-        ArrayBytesFixedDisjointView::new(
-            bytes,
-            width,
-            shape,
-            ArraySubset::new_with_shape(shape.to_vec()),
-        )
-    }
-    .map_err(zarrs::array::CodecError::from)?;
-    array.retrieve_array_subset_into(subset, (&mut view).into())?;
-    Ok(out)
+    let decode = |out: &mut [u8]| {
+        let bytes = unsafe_cell_slice::UnsafeCellSlice::new(out);
+        // SAFETY: the only view of `out`, covering all of it.
+        let mut view = unsafe {
+            ArrayBytesFixedDisjointView::new(
+                bytes,
+                width,
+                shape,
+                ArraySubset::new_with_shape(shape.to_vec()),
+            )
+        }
+        .map_err(zarrs::array::CodecError::from)?;
+        array.retrieve_array_subset_into(subset, (&mut view).into())
+    };
+    // SAFETY: zarrs writes every element of the view, chunks that are not stored
+    // included (as their fill value), and reads none: its own reads decode into
+    // uncleared memory the same way.
+    unsafe { crate::store::written_vec(subset.num_elements_usize(), decode) }
 }
 
 impl StoreReader for ZarrReader {
@@ -1234,6 +1237,41 @@ mod tests {
                 Data::F64(want),
                 "{start}+{len}"
             );
+        }
+    }
+
+    /// Blocks are decoded into memory that is not cleared first, so the fill value of
+    /// chunks (v2) or shards (v3) that were never stored must come from the decoder.
+    #[test]
+    fn chunks_not_stored_read_as_the_fill_value() {
+        for (format, file, removed) in [
+            (Format::ZarrV2, V2_ARRAY, ["a/1", "a/3"]),
+            (Format::ZarrV3, V3_META, ["a/c/1", "a/c/1"]),
+        ] {
+            let (_dir, path) = store_with_array(format, Compression::None);
+            let meta_file = path.join("a").join(file);
+            let mut meta: Value =
+                serde_json::from_slice(&std::fs::read(&meta_file).unwrap()).unwrap();
+            meta["fill_value"] = json!(-2.5);
+            std::fs::write(&meta_file, meta.to_string()).unwrap();
+            for key in removed {
+                let _ = std::fs::remove_file(path.join(key));
+            }
+            let missing = |i: u64| match format {
+                Format::ZarrV2 => (4..8).contains(&i) || (12..16).contains(&i),
+                _ => i >= 8,
+            };
+            let r = ZarrReader::open(&path).unwrap();
+            for (start, len) in [(0u64, 16u64), (3, 6), (13, 2)] {
+                let want: Vec<f64> = (start..start + len)
+                    .map(|i| if missing(i) { -2.5 } else { i as f64 })
+                    .collect();
+                assert_eq!(
+                    r.read("a", &[start], &[len]).unwrap(),
+                    Data::F64(want),
+                    "{format:?} {start}+{len}"
+                );
+            }
         }
     }
 
