@@ -22,5 +22,6 @@ pub mod store;
 pub mod timing;
 pub mod validate;
 pub mod value;
+pub mod writeback;
 
 pub use error::{Error, Result};
