@@ -14,8 +14,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// How often writeback of what was written since is asked for. At the 0.3–0.9 GB/s
-/// this class of machine's disk writes, that leaves tens of MB at most for the end.
+/// How often the file's size is looked at.
 const TICK: Duration = Duration::from_millis(50);
 
 /// How much the file grows between requests. Asking at every tick wrote a many-input
