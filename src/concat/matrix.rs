@@ -8,7 +8,8 @@ use crate::concat::dtype::{cast, filled};
 use crate::concat::index::Reindex;
 use crate::concat::spill::{Spill, SpillWriter};
 use crate::concat::words::{
-    bytes_of, data_of, kernel_error, pattern_of, words_mut, written_words, zeroed_words,
+    bytes_of, data_of, kernel_error, pattern_of, words_mut, written_words, written_words_prefix,
+    zeroed_words,
 };
 use crate::error::{Error, Result};
 use crate::kernels::{DensePiece, KernelError, Kernels, ValueColumn, DROPPED};
@@ -858,11 +859,9 @@ impl MatrixJob {
                 majors,
                 values,
             } => self.k(ctx, || {
-                let t = ctx.kernels.transpose(&lines, &majors, n)?;
-                Ok(Lines {
-                    data: gather_data(ctx.kernels, &values, &t.keep)?,
-                    indptr: t.indptr,
-                    indices: t.indices,
+                with_values(&values, lines.len(), |bytes, word, out| {
+                    ctx.kernels
+                        .transpose_values(&lines, &majors, n, bytes, word, out)
                 })
             }),
         }
@@ -928,25 +927,59 @@ fn remap(
     if alt.identity {
         return Ok(lines);
     }
-    let r = k.remap(&lines.indptr, &lines.indices, table, !alt.monotone())?;
-    Ok(Lines {
-        data: gather_data(k, &lines.data, &r.keep)?,
-        indptr: r.indptr,
-        indices: r.indices,
+    let sort = !alt.monotone();
+    with_values(&lines.data, lines.indices.len(), |values, word, out| {
+        k.remap_values(
+            &lines.indptr,
+            &lines.indices,
+            table,
+            sort,
+            values,
+            word,
+            out,
+        )
     })
 }
 
-/// `src[idx[k]]` for every `k`, gathered straight into a typed block.
-fn gather_data(k: &dyn Kernels, src: &Data, idx: &[u64]) -> std::result::Result<Data, KernelError> {
-    let dtype = src.dtype();
-    let bytes = bytes_of(src);
-    let gather = |out: &mut [u8]| k.gather_into(&bytes, dtype.size(), idx, out);
-    // SAFETY: gather_into sets every byte of its output and reads none (the kernel
-    // suite checks this on every backend).
-    match unsafe { written_words(dtype, idx.len(), gather) } {
-        Some(out) => out,
-        None => Ok(data_of(dtype, &k.gather(&bytes, dtype.size(), idx)?)),
-    }
+/// Lines from a kernel that moves `values` (one per entry, `n` entries) along with
+/// the indices and sets the front of a typed block to the kept ones
+/// ([`Kernels::remap_values`], [`Kernels::transpose_values`]).
+fn with_values(
+    values: &Data,
+    n: usize,
+    mut kernel: impl FnMut(
+        &[u8],
+        usize,
+        &mut [u8],
+    ) -> std::result::Result<(Vec<u64>, Vec<u64>), KernelError>,
+) -> std::result::Result<Lines, KernelError> {
+    let dtype = values.dtype();
+    let word = dtype.size();
+    let bytes = bytes_of(values);
+    let mut moved = None;
+    let mut write = |out: &mut [u8]| -> std::result::Result<usize, KernelError> {
+        let (indptr, indices) = kernel(&bytes, word, out)?;
+        let kept = indices.len();
+        moved = Some((indptr, indices));
+        Ok(kept)
+    };
+    // SAFETY: these kernels read none of `out` and set its first element for each
+    // entry they keep, which is the count `write` returns (the kernel suite checks
+    // this on every backend).
+    let data = match unsafe { written_words_prefix(dtype, n, &mut write) } {
+        Some(data) => data?,
+        None => {
+            let mut out = vec![0u8; n * word];
+            let kept = write(&mut out)?;
+            data_of(dtype, &out[..kept * word])
+        }
+    };
+    let (indptr, indices) = moved.expect("the kernel returned");
+    Ok(Lines {
+        indptr,
+        indices,
+        data,
+    })
 }
 
 /// Output line `l` is line `l` of every piece in turn.

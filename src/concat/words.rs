@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use crate::error::Error;
 use crate::kernels::KernelError;
-use crate::store::{written_vec, DType, Data};
+use crate::store::{written_prefix, DType, Data};
 
 /// The bytes of a numeric block (booleans as one byte each).
 pub fn bytes_of(d: &Data) -> Cow<'_, [u8]> {
@@ -68,30 +68,45 @@ pub fn zeroed_words(dtype: DType, n: usize) -> Option<Data> {
 }
 
 /// A block of `n` elements of a numeric `dtype` whose bytes `write` sets, in memory not
-/// cleared first ([`written_vec`]); `None`, with `write` not called, for booleans and
+/// cleared first ([`written_vec`](crate::store::written_vec)); `None`, with `write` not called, for booleans and
 /// strings, whose bytes cannot be written as words.
 ///
 /// # Safety
-/// As [`written_vec`]: `write` must not read the slice and must set every byte of it
+/// As [`written_vec`](crate::store::written_vec): `write` must not read the slice and must set every byte of it
 /// before it returns `Ok`.
 pub unsafe fn written_words<E>(
     dtype: DType,
     n: usize,
     write: impl FnOnce(&mut [u8]) -> Result<(), E>,
 ) -> Option<Result<Data, E>> {
+    // SAFETY: `write` sets all `n` elements, which is what it reports.
+    unsafe { written_words_prefix(dtype, n, |bytes| write(bytes).map(|()| n)) }
+}
+
+/// [`written_words`] for a writer that sets only the first elements and returns how
+/// many ([`written_prefix`]).
+///
+/// # Safety
+/// As [`written_prefix`]: `write` must not read the slice, and on `Ok(k)` must have set
+/// every byte of the first `k` elements, with `k <= n`.
+pub unsafe fn written_words_prefix<E>(
+    dtype: DType,
+    n: usize,
+    write: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+) -> Option<Result<Data, E>> {
     // SAFETY (every arm): the caller's promise about `write` is passed on unchanged.
     unsafe {
         Some(match dtype {
-            DType::I8 => written_vec(n, write).map(Data::I8),
-            DType::I16 => written_vec(n, write).map(Data::I16),
-            DType::I32 => written_vec(n, write).map(Data::I32),
-            DType::I64 => written_vec(n, write).map(Data::I64),
-            DType::U8 => written_vec(n, write).map(Data::U8),
-            DType::U16 => written_vec(n, write).map(Data::U16),
-            DType::U32 => written_vec(n, write).map(Data::U32),
-            DType::U64 => written_vec(n, write).map(Data::U64),
-            DType::F32 => written_vec(n, write).map(Data::F32),
-            DType::F64 => written_vec(n, write).map(Data::F64),
+            DType::I8 => written_prefix(n, write).map(Data::I8),
+            DType::I16 => written_prefix(n, write).map(Data::I16),
+            DType::I32 => written_prefix(n, write).map(Data::I32),
+            DType::I64 => written_prefix(n, write).map(Data::I64),
+            DType::U8 => written_prefix(n, write).map(Data::U8),
+            DType::U16 => written_prefix(n, write).map(Data::U16),
+            DType::U32 => written_prefix(n, write).map(Data::U32),
+            DType::U64 => written_prefix(n, write).map(Data::U64),
+            DType::F32 => written_prefix(n, write).map(Data::F32),
+            DType::F64 => written_prefix(n, write).map(Data::F64),
             DType::Bool | DType::Str => return None,
         })
     }

@@ -90,6 +90,15 @@ pub struct DevicePhases {
     pub seconds_compute: f64,
     /// Copying results out of mapped buffers into host memory.
     pub seconds_readback: f64,
+    /// Submissions the host waited on: each is a round trip to the device.
+    #[serde(default)]
+    pub round_trips: u64,
+    /// Bytes copied into device buffers.
+    #[serde(default)]
+    pub bytes_uploaded: u64,
+    /// Bytes copied back out of device buffers.
+    #[serde(default)]
+    pub bytes_read_back: u64,
 }
 
 /// The index and layout work of concatenation. Implementations must agree bit for bit.
@@ -126,12 +135,55 @@ pub trait Kernels: Send + Sync {
         sort: bool,
     ) -> Result<Remapped, KernelError>;
 
+    /// [`Kernels::remap`] with values moved along: `values` holds one `word`-byte
+    /// element per entry, and the kept entries' values, in output order, go to the
+    /// front of `out` (room for one element per entry). Returns the indptr and the
+    /// indices; the indptr's last entry says how many elements of `out` were set. No
+    /// byte of `out` is read and those past the kept ones are left as they were, so
+    /// `out` need not be cleared first. A device backend keeps the source positions on
+    /// the device instead of sending them back and forth between the two steps.
+    #[allow(clippy::too_many_arguments)]
+    fn remap_values(
+        &self,
+        indptr: &[u64],
+        indices: &[u64],
+        table: &[u64],
+        sort: bool,
+        values: &[u8],
+        word: usize,
+        out: &mut [u8],
+    ) -> Result<(Vec<u64>, Vec<u64>), KernelError> {
+        check_values("remap", indices.len(), values, word, out)?;
+        let r = self.remap(indptr, indices, table, sort)?;
+        self.gather_into(values, word, &r.keep, &mut out[..r.keep.len() * word])?;
+        Ok((r.indptr, r.indices))
+    }
+
     /// Groups entries into `n` output lines, keeping their order within each line:
     /// entry `k` goes to line `lines[k]` (below `n`, or [`DROPPED`] to leave it out)
     /// with index `majors[k]`. Returns the lines' indptr, the indices, and each output
     /// entry's position `k` in `keep`. Entries read line by line from compressed
     /// lines of the other orientation come out transposed.
     fn transpose(&self, lines: &[u64], majors: &[u64], n: usize) -> Result<Remapped, KernelError>;
+
+    /// [`Kernels::transpose`] with values moved along, as [`Kernels::remap_values`]
+    /// moves them: the kept entries' values, in output order, go to the front of `out`
+    /// (room for one element per entry), none of it is read and the rest is left as
+    /// it was. Returns the indptr and the indices.
+    fn transpose_values(
+        &self,
+        lines: &[u64],
+        majors: &[u64],
+        n: usize,
+        values: &[u8],
+        word: usize,
+        out: &mut [u8],
+    ) -> Result<(Vec<u64>, Vec<u64>), KernelError> {
+        check_values("transpose", lines.len(), values, word, out)?;
+        let t = self.transpose(lines, majors, n)?;
+        self.gather_into(values, word, &t.keep, &mut out[..t.keep.len() * word])?;
+        Ok((t.indptr, t.indices))
+    }
 
     /// `out[k] = src[idx[k]]` over elements of `word` bytes (1, 2, 4 or 8).
     fn gather(&self, src: &[u8], word: usize, idx: &[u64]) -> Result<Vec<u8>, KernelError> {
@@ -313,6 +365,27 @@ pub(crate) fn check_gather(
                 idx.len()
             ),
         ));
+    }
+    Ok(())
+}
+
+/// Values of [`Kernels::remap_values`] and [`Kernels::transpose_values`]: one element
+/// per entry, and room for as many.
+pub(crate) fn check_values(
+    kernel: &'static str,
+    entries: usize,
+    values: &[u8],
+    word: usize,
+    out: &[u8],
+) -> Result<(), KernelError> {
+    check_word(kernel, word)?;
+    for (what, len) in [("values", values.len()), ("output buffer", out.len())] {
+        if len != entries * word {
+            return Err(KernelError::bad(
+                kernel,
+                format!("{what} of {len} bytes for {entries} entries of {word}"),
+            ));
+        }
     }
     Ok(())
 }

@@ -202,6 +202,66 @@ fn gather(k: &impl Kernels, src: &[u8], word: usize, idx: &[u64]) -> Result<Vec<
     Ok(a)
 }
 
+/// `remap_values` against `remap` then `gather` in the reference, over two buffers
+/// holding different garbage as [`tile`] does: the kept values must be set, and the
+/// bytes past them left as they were.
+fn check_remap_values(
+    k: &impl Kernels,
+    indptr: &[u64],
+    indices: &[u64],
+    table: &[u64],
+    sort: bool,
+    word: usize,
+) {
+    let want = ref_remap(indptr, indices, table, sort);
+    let values = words(indices.len(), word, 17);
+    let kept = want.keep.len() * word;
+    for garbage in [0xa5u8, 0x5a] {
+        let mut out = vec![garbage; indices.len() * word];
+        let (indptr_got, indices_got) = k
+            .remap_values(indptr, indices, table, sort, &values, word, &mut out)
+            .expect("remap_values");
+        assert_eq!(indptr_got, want.indptr, "{}, word {word}", k.name());
+        assert_eq!(indices_got, want.indices, "{}, word {word}", k.name());
+        assert!(
+            out[..kept] == ref_gather(&values, word, &want.keep)[..],
+            "{}: kept values, word {word}",
+            k.name()
+        );
+        assert!(
+            out[kept..].iter().all(|&b| b == garbage),
+            "{}: bytes past the kept values changed, word {word}",
+            k.name()
+        );
+    }
+}
+
+/// `transpose_values` against `transpose` then `gather` in the reference, as
+/// [`check_remap_values`] checks `remap_values`.
+fn check_transpose_values(k: &impl Kernels, lines: &[u64], majors: &[u64], n: usize, word: usize) {
+    let want = ref_transpose(lines, majors, n);
+    let values = words(lines.len(), word, 29);
+    let kept = want.keep.len() * word;
+    for garbage in [0xa5u8, 0x5a] {
+        let mut out = vec![garbage; lines.len() * word];
+        let (indptr, indices) = k
+            .transpose_values(lines, majors, n, &values, word, &mut out)
+            .expect("transpose_values");
+        assert_eq!(indptr, want.indptr, "{}, word {word}", k.name());
+        assert_eq!(indices, want.indices, "{}, word {word}", k.name());
+        assert!(
+            out[..kept] == ref_gather(&values, word, &want.keep)[..],
+            "{}: kept values, word {word}",
+            k.name()
+        );
+        assert!(
+            out[kept..].iter().all(|&b| b == garbage),
+            "{}: bytes past the kept values changed, word {word}",
+            k.name()
+        );
+    }
+}
+
 // ---------------------------------------------------------------- inputs
 
 /// Lines of the given lengths with ascending unique indices below `width`, spread by
@@ -306,6 +366,9 @@ macro_rules! kernel_suite {
         fn check_remap(k: &impl Kernels, indptr: &[u64], indices: &[u64], table: &[u64], sort: bool) {
             let got = k.remap(indptr, indices, table, sort).expect("remap");
             assert_eq!(got, ref_remap(indptr, indices, table, sort), "{}", k.name());
+            for word in [1, 2, 4, 8] {
+                check_remap_values(k, indptr, indices, table, sort, word);
+            }
         }
 
         #[test]
@@ -368,6 +431,9 @@ macro_rules! kernel_suite {
         fn check_transpose(k: &impl Kernels, lines: &[u64], majors: &[u64], n: usize) {
             let got = k.transpose(lines, majors, n).expect("transpose");
             assert_eq!(got, ref_transpose(lines, majors, n), "{}", k.name());
+            for word in [1, 2, 4, 8] {
+                check_transpose_values(k, lines, majors, n, word);
+            }
         }
 
         #[test]
@@ -394,6 +460,11 @@ macro_rules! kernel_suite {
             // Lines out of range and lengths that differ are errors, as on every backend.
             assert!(matches!(k.transpose(&[0, 3], &[0, 0], 3), Err(KernelError::BadArgument { .. })));
             assert!(matches!(k.transpose(&[0], &[0, 0], 3), Err(KernelError::BadArgument { .. })));
+            let mut out = [0u8; 4];
+            assert!(k.transpose_values(&[0, 1], &[0, 0], 3, &[0; 3], 2, &mut out).is_err(), "short values");
+            assert!(k.transpose_values(&[0, 1], &[0, 0], 3, &[0; 4], 2, &mut out[1..]).is_err(), "short output");
+            assert!(k.transpose_values(&[0, 3], &[0, 0], 3, &[0; 4], 2, &mut out).is_err(), "line out of range");
+            assert!(k.transpose_values(&[0, 1], &[0, 0], 3, &[0; 4], 2, &mut out).is_ok(), "the same call, fixed");
         }
 
         #[test]
@@ -452,6 +523,21 @@ macro_rules! kernel_suite {
             assert!(k.remap(&[0, 2, 1], &[0, 1], &[0, 1], false).is_err(), "decreasing");
             assert!(k.remap(&[0, 1], &[0, 1], &[0, 1], false).is_err(), "short indptr");
             assert!(k.remap(&[], &[], &[], false).is_err(), "empty indptr");
+            // Tables that drop nothing are checked in the same submission as the work.
+            assert!(k.remap(&ptr, &idx, &[DROPPED, 1, 2], false).is_err(), "outside, with drops");
+            let n = idx.len();
+            let values = words(n, 4, 1);
+            let mut out = vec![0u8; n * 4];
+            let values_with = |table: &[u64], values: &[u8], word: usize, out: &mut [u8]| {
+                k.remap_values(&ptr, &idx, table, false, values, word, out)
+            };
+            let full: Vec<u64> = (0..6).collect();
+            assert!(values_with(&[0, 1, 2], &values, 4, &mut out).is_err(), "values: outside");
+            assert!(values_with(&[DROPPED, 1, 2], &values, 4, &mut out).is_err(), "values: outside, drops");
+            assert!(values_with(&full, &values[4..], 4, &mut out).is_err(), "values: short source");
+            assert!(values_with(&full, &values, 4, &mut out[4..]).is_err(), "values: short output");
+            assert!(values_with(&full, &values, 3, &mut out).is_err(), "values: word 3");
+            assert!(values_with(&full, &values, 4, &mut out).is_ok(), "values: the same call, fixed");
         }
 
         #[test]
@@ -680,9 +766,10 @@ macro_rules! kernel_suite {
             }
 
             #[test]
-            fn prop_remap((ptr, idx, table, sort) in remap_input()) {
+            fn prop_remap((ptr, idx, table, sort) in remap_input(), word in prop::sample::select(vec![1usize, 2, 4, 8])) {
                 let Some(k) = backend() else { return Ok(()) };
                 prop_assert_eq!(k.remap(&ptr, &idx, &table, sort).unwrap(), ref_remap(&ptr, &idx, &table, sort));
+                check_remap_values(&k, &ptr, &idx, &table, sort, word);
             }
 
             #[test]
@@ -692,6 +779,7 @@ macro_rules! kernel_suite {
                 let lines: Vec<u64> = lines.into_iter().map(|l| l.unwrap_or(DROPPED)).collect();
                 let majors: Vec<u64> = (0..lines.len() as u64).map(|i| i.wrapping_mul(seed | 1)).collect();
                 prop_assert_eq!(k.transpose(&lines, &majors, n).unwrap(), ref_transpose(&lines, &majors, n));
+                check_transpose_values(&k, &lines, &majors, n, 1 << (seed % 4));
             }
 
             #[test]
@@ -824,8 +912,54 @@ fn gpu_small_tiles_mean_many_dispatches() {
     let before = k.context().dispatches();
     let got = k.remap(&ptr, &idx, &table(50, 4, 3), true).unwrap();
     assert_eq!(got, ref_remap(&ptr, &idx, &table(50, 4, 3), true));
-    // 256 entries a tile, each at least mark, scan, scatter and lines.
+    // 256 entries a tile. each at least mark, scan, scatter and lines.
     let tiles = idx.len() as u64 / 256;
     assert!(tiles >= 16);
     assert!(k.context().dispatches() - before >= 4 * tiles);
+}
+
+/// Round trips of `f` on a context of its own (the shared one counts other tests' work
+/// too), with tiles of at most 256 entries.
+fn round_trips_of(f: impl FnOnce(&GpuKernels)) -> Option<u64> {
+    gpu_context()?;
+    let ctx = Arc::new(GpuContext::acquire(Preference::Any).expect("a second context"));
+    let k = GpuKernels::new(ctx.clone()).with_tile_limits(TileLimits {
+        binding_bytes: 2048,
+        groups_per_dim: 65535,
+    });
+    f(&k);
+    Some(ctx.phases().round_trips)
+}
+
+#[test]
+fn gpu_remap_values_waits_once_a_tile_unless_entries_are_dropped() {
+    let lengths: Vec<usize> = (0..700).map(|i| (i * 7) % 13).collect();
+    let (ptr, idx) = lines(&lengths, 50, 2);
+    let values = words(idx.len(), 4, 3);
+    let run = |table: Vec<u64>, fused: bool| {
+        round_trips_of(|k| {
+            let mut out = vec![0u8; idx.len() * 4];
+            if fused {
+                k.remap_values(&ptr, &idx, &table, true, &values, 4, &mut out)
+                    .unwrap();
+            } else {
+                let r = k.remap(&ptr, &idx, &table, true).unwrap();
+                k.gather_into(&values, 4, &r.keep, &mut out[..r.keep.len() * 4])
+                    .unwrap();
+            }
+        })
+    };
+    let Some(outer) = run(table(50, 0, 3), true) else {
+        return;
+    };
+    let inner = run(table(50, 4, 3), true).unwrap();
+    let apart = run(table(50, 4, 3), false).unwrap();
+    // 256 entries a tile.
+    assert!(outer >= idx.len() as u64 / 256, "{outer} round trips");
+    assert_eq!(
+        inner,
+        2 * outer,
+        "a kept count first where entries are dropped"
+    );
+    assert!(apart > inner, "remap then gather: {apart}, fused: {inner}");
 }

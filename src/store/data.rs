@@ -111,14 +111,34 @@ pub unsafe fn written_vec<T: bytemuck::Pod, E>(
     n: usize,
     write: impl FnOnce(&mut [u8]) -> Result<(), E>,
 ) -> Result<Vec<T>, E> {
+    // SAFETY: the caller's `write` sets all `n` elements, which is what it reports.
+    unsafe { written_prefix(n, |bytes| write(bytes).map(|()| n)) }
+}
+
+/// [`written_vec`] for a writer that may set fewer elements than it has room for (a
+/// join that drops entries): `write` gets room for `n` and returns how many of the
+/// first elements it set, which the vector is cut to.
+///
+/// # Safety
+/// `write` must not read the slice it is given, and on `Ok(k)` must have set every
+/// byte of the first `k` elements, with `k <= n`.
+pub unsafe fn written_prefix<T: bytemuck::Pod, E>(
+    n: usize,
+    write: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+) -> Result<Vec<T>, E> {
     let mut v: Vec<T> = Vec::with_capacity(n);
     let len = n * std::mem::size_of::<T>();
     // SAFETY: the capacity holds `len` bytes, aligned and owned by `v` alone; the
     // caller's `write` only stores into them.
     let bytes = unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), len) };
-    write(bytes)?;
-    // SAFETY: `write` set every byte, and every bit pattern is a valid `T` (Pod).
-    unsafe { v.set_len(n) };
+    let set = write(bytes)?;
+    assert!(
+        set <= n,
+        "a writer reported {set} elements set in room for {n}"
+    );
+    // SAFETY: `write` set every byte of the first `set` elements, and every bit
+    // pattern is a valid `T` (Pod).
+    unsafe { v.set_len(set) };
     Ok(v)
 }
 

@@ -11,7 +11,7 @@ pub mod h5;
 pub mod h5_files;
 pub mod zarr;
 
-pub use data::{written_vec, DType, Data, NotU64};
+pub use data::{written_prefix, written_vec, DType, Data, NotU64};
 pub use error::StoreError;
 
 use std::collections::HashMap;

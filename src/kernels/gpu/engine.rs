@@ -92,6 +92,11 @@ impl Engine<'_> {
 
     /// A storage buffer holding `parts` laid end to end, each at the given byte offset.
     pub fn input_at(&self, size: u64, parts: &[(u64, &[u8])]) -> wgpu::Buffer {
+        let bytes: usize = parts.iter().map(|(_, b)| b.len()).sum();
+        self.ctx
+            .clock
+            .bytes_up
+            .fetch_add(bytes as u64, Ordering::Relaxed);
         crate::timing::time(&self.ctx.clock.upload, || self.upload(size, parts))
     }
 
@@ -296,6 +301,9 @@ impl Engine<'_> {
             staging.push(Some((stage, size)));
         }
         let clock = &self.ctx.clock;
+        let wanted: usize = reads.iter().map(|(_, _, dst)| dst.len()).sum();
+        clock.bytes_down.fetch_add(wanted as u64, Ordering::Relaxed);
+        clock.round_trips.fetch_add(1, Ordering::Relaxed);
         let computing = Timer::start(&clock.compute);
         self.ctx.queue.submit([encoder.finish()]);
         let (tx, rx) = mpsc::channel();

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Serialize;
 
-use super::{DensePiece, DevicePhases, KernelError, Kernels, Remapped, ValueColumn};
+use super::{check_values, DensePiece, DevicePhases, KernelError, Kernels, Remapped, ValueColumn};
 
 #[cfg(target_endian = "big")]
 compile_error!("GPU buffers are read and written as little-endian words");
@@ -256,6 +256,9 @@ pub(crate) struct PhaseClock {
     pub upload: AtomicU64,
     pub compute: AtomicU64,
     pub readback: AtomicU64,
+    pub round_trips: AtomicU64,
+    pub bytes_up: AtomicU64,
+    pub bytes_down: AtomicU64,
 }
 
 impl PhaseClock {
@@ -265,6 +268,9 @@ impl PhaseClock {
             seconds_upload: s(&self.upload),
             seconds_compute: s(&self.compute),
             seconds_readback: s(&self.readback),
+            round_trips: self.round_trips.load(Ordering::Relaxed),
+            bytes_uploaded: self.bytes_up.load(Ordering::Relaxed),
+            bytes_read_back: self.bytes_down.load(Ordering::Relaxed),
         }
     }
 }
@@ -373,6 +379,11 @@ impl GpuContext {
     pub fn dispatches(&self) -> u64 {
         self.dispatches.load(Ordering::Relaxed)
     }
+
+    /// What kernel calls on this context have moved and waited for so far.
+    pub fn phases(&self) -> DevicePhases {
+        self.clock.seconds()
+    }
 }
 
 /// The kernels on one [`GpuContext`].
@@ -453,11 +464,55 @@ impl Kernels for GpuKernels {
         table: &[u64],
         sort: bool,
     ) -> Result<Remapped, KernelError> {
-        self.scoped("remap", |e| ops::remap(e, indptr, indices, table, sort))
+        self.scoped("remap", |e| {
+            ops::remap(e, indptr, indices, table, sort, None)
+        })
+    }
+
+    fn remap_values(
+        &self,
+        indptr: &[u64],
+        indices: &[u64],
+        table: &[u64],
+        sort: bool,
+        values: &[u8],
+        word: usize,
+        out: &mut [u8],
+    ) -> Result<(Vec<u64>, Vec<u64>), KernelError> {
+        let carried = ops::Carried {
+            src: values,
+            word,
+            out,
+        };
+        self.scoped("remap", |e| {
+            ops::remap(e, indptr, indices, table, sort, Some(carried))
+        })
+        .map(|r| (r.indptr, r.indices))
     }
 
     fn transpose(&self, lines: &[u64], majors: &[u64], n: usize) -> Result<Remapped, KernelError> {
-        self.scoped("transpose", |e| ops::transpose(e, lines, majors, n))
+        self.scoped("transpose", |e| ops::transpose(e, lines, majors, n, None))
+    }
+
+    fn transpose_values(
+        &self,
+        lines: &[u64],
+        majors: &[u64],
+        n: usize,
+        values: &[u8],
+        word: usize,
+        out: &mut [u8],
+    ) -> Result<(Vec<u64>, Vec<u64>), KernelError> {
+        check_values("transpose", lines.len(), values, word, out)?;
+        let carried = ops::Carried {
+            src: values,
+            word,
+            out,
+        };
+        self.scoped("transpose", |e| {
+            ops::transpose(e, lines, majors, n, Some(carried))
+        })
+        .map(|r| (r.indptr, r.indices))
     }
 
     fn gather_into(

@@ -3,8 +3,8 @@
 use super::engine::{hi, lo, Engine};
 use crate::kernels::{
     check_dense, check_dense_out, check_gather, check_indptr, check_interleave_values,
-    check_pieces, check_transpose, kept_width, DensePiece, KernelError, Remapped, ValueColumn,
-    DROPPED,
+    check_pieces, check_transpose, check_values, kept_width, DensePiece, KernelError, Remapped,
+    ValueColumn, DROPPED,
 };
 
 fn bytes(v: &[u64]) -> &[u8] {
@@ -85,14 +85,31 @@ fn entry_tiles(
 /// New indices below this are sorted by `remap_sort.wgsl` (its bitmap's width).
 const REMAP_SORT_WIDTH: u64 = 2048 * 32;
 
+/// Values [`remap`] moves along on the device: one `word`-byte element per entry in
+/// `src`, and room for one per entry in `out`, whose front receives the kept ones.
+pub(super) struct Carried<'a> {
+    pub src: &'a [u8],
+    pub word: usize,
+    pub out: &'a mut [u8],
+}
+
+/// Remaps each tile of entries in one submission where the table drops nothing (every
+/// entry is kept, so the sizes of what comes back are known before it runs) and in two
+/// otherwise (the kept count first). With `values`, the kept entries' values are
+/// gathered through the source positions on the device, and those positions are not
+/// read back (`keep` stays empty).
 pub(super) fn remap(
     e: &Engine<'_>,
     indptr: &[u64],
     indices: &[u64],
     table: &[u64],
     sort: bool,
+    mut values: Option<Carried<'_>>,
 ) -> Result<Remapped, KernelError> {
     check_indptr("remap", indptr, indices.len())?;
+    if let Some(v) = &values {
+        check_values("remap", indices.len(), v.src, v.word, v.out)?;
+    }
     let n = indptr.len() - 1;
     let mut out = Remapped {
         indptr: vec![0; n + 1],
@@ -103,6 +120,7 @@ pub(super) fn remap(
     }
     let table_len = u32::try_from(table.len())
         .map_err(|_| KernelError::bad("remap", format!("table of {} entries", table.len())))?;
+    let drops = table.contains(&DROPPED);
     let per_slice = (e.tiles.binding_bytes / 8) as usize;
     let slices: Vec<(u32, u32, wgpu::Buffer)> = if table.is_empty() {
         vec![(0, 0, e.output(8))]
@@ -123,6 +141,17 @@ pub(super) fn remap(
     // Narrow tables sort each line by bitmap rank, one workgroup a line
     // (remap_sort.wgsl); wider ones heapsort inside remap_lines.wgsl.
     let by_rank = sort && kept_width(table) <= REMAP_SORT_WIDTH;
+    let out_of_table = |p0: u64, p1: u64| {
+        let bad = indices[p0 as usize..p1 as usize]
+            .iter()
+            .find(|&&i| i >= table.len() as u64)
+            .copied()
+            .unwrap_or(u64::MAX);
+        KernelError::bad(
+            "remap",
+            format!("index {bad} outside the table of {}", table.len()),
+        )
+    };
     for (p0, p1) in entry_tiles(e, indptr, max_entries, sort)? {
         let m = p1 - p0;
         let mut enc = e.encoder();
@@ -163,25 +192,22 @@ pub(super) fn remap(
             ],
             Engine::groups(m),
         )?;
-        let (mut kept, mut flag) = ([0u8; 4], [0u8; 4]);
-        e.finish(enc, &mut [(&pos, m * 4, &mut kept), (&bad, 0, &mut flag)])?;
-        if flag != [0; 4] {
-            let bad = indices[p0 as usize..p1 as usize]
-                .iter()
-                .find(|&&i| i >= table.len() as u64)
-                .copied()
-                .unwrap_or(u64::MAX);
-            return Err(KernelError::bad(
-                "remap",
-                format!("index {bad} outside the table of {}", table.len()),
-            ));
-        }
-        let kept = u32::from_le_bytes(kept) as usize;
+        let mut flag = [0u8; 4];
+        let kept = if drops {
+            let mut kept = [0u8; 4];
+            e.finish(enc, &mut [(&pos, m * 4, &mut kept), (&bad, 0, &mut flag)])?;
+            if flag != [0; 4] {
+                return Err(out_of_table(p0, p1));
+            }
+            enc = e.encoder();
+            u32::from_le_bytes(kept) as u64
+        } else {
+            m
+        };
 
         // Lines whose old end lies in (p0, p1]; earlier ones ending at 0 stay 0.
         let la = indptr[1..].partition_point(|&x| x <= p0);
         let lb = indptr[1..].partition_point(|&x| x <= p1);
-        let mut enc = e.encoder();
         let mut chunks = Vec::new();
         for c0 in (la..lb).step_by(max_lines as usize) {
             let c1 = (c0 + max_lines as usize).min(lb);
@@ -241,12 +267,48 @@ pub(super) fn remap(
             (out_idx, out_keep)
         };
         let at = out.indices.len();
+        let kept = kept as usize;
         out.indices.resize(at + kept, 0);
-        out.keep.resize(at + kept, 0);
-        let mut reads: Vec<(&wgpu::Buffer, u64, &mut [u8])> = vec![
-            (&out_idx, 0, bytes_mut(&mut out.indices[at..])),
-            (&out_keep, 0, bytes_mut(&mut out.keep[at..])),
-        ];
+        let gathered = match &values {
+            Some(v) => {
+                // The tile's own values are all its positions can reach.
+                let src = &v.src[p0 as usize * v.word..p1 as usize * v.word];
+                let slice = [(p0, m, e.input(src))];
+                let obuf = e.output(kept as u64 * v.word as u64);
+                let gbad = e.output(4);
+                let total = indices.len() as u64;
+                record_gather(
+                    e,
+                    &mut enc,
+                    &slice,
+                    total,
+                    v.word,
+                    kept as u64,
+                    &out_keep,
+                    &obuf,
+                    &gbad,
+                )?;
+                Some((obuf, gbad))
+            }
+            None => {
+                out.keep.resize(at + kept, 0);
+                None
+            }
+        };
+        let mut gather_flag = [0u8; 4];
+        let mut reads: Vec<(&wgpu::Buffer, u64, &mut [u8])> =
+            vec![(&out_idx, 0, bytes_mut(&mut out.indices[at..]))];
+        match (&gathered, &mut values) {
+            (Some((obuf, gbad)), Some(v)) => {
+                let w = v.word;
+                reads.push((obuf, 0, &mut v.out[at * w..(at + kept) * w]));
+                reads.push((gbad, 0, &mut gather_flag));
+            }
+            _ => reads.push((&out_keep, 0, bytes_mut(&mut out.keep[at..]))),
+        }
+        if !drops {
+            reads.push((&bad, 0, &mut flag));
+        }
         let mut rest = &mut out.indptr[la + 1..=lb];
         for (c0, c1, ends, _) in &chunks {
             let (head, tail) = rest.split_at_mut(c1 - c0);
@@ -254,6 +316,15 @@ pub(super) fn remap(
             rest = tail;
         }
         e.finish(enc, &mut reads)?;
+        if flag != [0; 4] {
+            return Err(out_of_table(p0, p1));
+        }
+        if gather_flag != [0; 4] {
+            return Err(KernelError::Gpu {
+                kernel: "remap",
+                reason: "a kept entry's source position fell outside its tile".into(),
+            });
+        }
         kept_before += kept as u64;
     }
     Ok(out)
@@ -262,11 +333,15 @@ pub(super) fn remap(
 /// Entries are cut into tiles that fit a binding; each tile is grouped into lines on
 /// the device (count, scan, scatter, then each line sorted by position), and the
 /// tiles' lines are interleaved, earlier tiles first.
+/// With `values`, the kept entries' values are gathered on the device through the
+/// positions each tile sorts, and those positions are not read back (`keep` stays
+/// empty); `values.out` needs room for the kept entries only.
 pub(super) fn transpose(
     e: &Engine<'_>,
     lines: &[u64],
     majors: &[u64],
     n: usize,
+    mut values: Option<Carried<'_>>,
 ) -> Result<Remapped, KernelError> {
     check_transpose(lines, majors, n)?;
     // Line pointers (8 bytes a line) must fit a binding too: more lines than that
@@ -286,52 +361,73 @@ pub(super) fn transpose(
                     _ => DROPPED,
                 })
                 .collect();
-            let part = transpose(e, &local, majors, c1 - c0)?;
-            let base = out.indices.len() as u64;
-            out.indptr.extend(part.indptr[1..].iter().map(|p| p + base));
+            let base = out.indices.len();
+            let carried = values.as_mut().map(|v| Carried {
+                src: v.src,
+                word: v.word,
+                out: &mut v.out[base * v.word..],
+            });
+            let part = transpose(e, &local, majors, c1 - c0, carried)?;
+            out.indptr
+                .extend(part.indptr[1..].iter().map(|p| p + base as u64));
             out.indices.extend(part.indices);
             out.keep.extend(part.keep);
         }
         return Ok(out);
     }
     let tile = e.max_items(8, 1).max(1) as usize;
-    let mut parts: Vec<Remapped> = Vec::new();
+    let word = values.as_ref().map_or(0, |v| v.word);
+    let mut parts: Vec<(Remapped, Vec<u8>)> = Vec::new();
     for p0 in (0..lines.len()).step_by(tile) {
         let p1 = (p0 + tile).min(lines.len());
+        let carried = values.as_ref().map(|v| (v.src, v.word));
         parts.push(transpose_tile(
             e,
             &lines[p0..p1],
             &majors[p0..p1],
             n,
             p0 as u64,
+            lines.len() as u64,
+            carried,
         )?);
     }
+    let empty = || Remapped {
+        indptr: vec![0; n + 1],
+        ..Remapped::default()
+    };
     match parts.len() {
-        0 => Ok(Remapped {
-            indptr: vec![0; n + 1],
-            ..Remapped::default()
-        }),
-        1 => Ok(parts.pop().expect("one part")),
+        0 => Ok(empty()),
+        1 => {
+            let (part, gathered) = parts.pop().expect("one part");
+            if let Some(v) = values {
+                v.out[..gathered.len()].copy_from_slice(&gathered);
+            }
+            Ok(part)
+        }
         _ => {
-            let kept: usize = parts.iter().map(|p| p.indices.len()).sum();
-            let (mut indices, mut keep) = (vec![0u64; kept], vec![0u64; kept]);
-            let ptrs: Vec<&[u64]> = parts.iter().map(|p| p.indptr.as_slice()).collect();
-            let indptr = interleave_values(
-                e,
-                &ptrs,
-                &mut [
-                    ValueColumn {
-                        values: parts.iter().map(|p| bytes(&p.indices)).collect(),
-                        word: 8,
-                        out: bytes_mut(&mut indices),
-                    },
-                    ValueColumn {
-                        values: parts.iter().map(|p| bytes(&p.keep)).collect(),
-                        word: 8,
-                        out: bytes_mut(&mut keep),
-                    },
-                ],
-            )?;
+            let kept: usize = parts.iter().map(|p| p.0.indices.len()).sum();
+            let carry_keep = values.is_none();
+            let mut indices = vec![0u64; kept];
+            let mut keep = vec![0u64; if carry_keep { kept } else { 0 }];
+            let ptrs: Vec<&[u64]> = parts.iter().map(|p| p.0.indptr.as_slice()).collect();
+            let mut columns = vec![ValueColumn {
+                values: parts.iter().map(|p| bytes(&p.0.indices)).collect(),
+                word: 8,
+                out: bytes_mut(&mut indices),
+            }];
+            match values {
+                Some(v) => columns.push(ValueColumn {
+                    values: parts.iter().map(|p| p.1.as_slice()).collect(),
+                    word,
+                    out: &mut v.out[..kept * word],
+                }),
+                None => columns.push(ValueColumn {
+                    values: parts.iter().map(|p| bytes(&p.0.keep)).collect(),
+                    word: 8,
+                    out: bytes_mut(&mut keep),
+                }),
+            }
+            let indptr = interleave_values(e, &ptrs, &mut columns)?;
             Ok(Remapped {
                 indptr,
                 indices,
@@ -341,23 +437,28 @@ pub(super) fn transpose(
     }
 }
 
-/// One tile of [`transpose`]: entries `p0..p0 + lines.len()` of the whole.
+/// One tile of [`transpose`]: entries `p0..p0 + lines.len()` of `total`. With
+/// `values` (all entries' values and their word size), returns the tile's kept values
+/// in output order, gathered in the same submission.
 fn transpose_tile(
     e: &Engine<'_>,
     lines: &[u64],
     majors: &[u64],
     n: usize,
     p0: u64,
-) -> Result<Remapped, KernelError> {
+    total: u64,
+    values: Option<(&[u8], usize)>,
+) -> Result<(Remapped, Vec<u8>), KernelError> {
     let m = lines.len() as u64;
     let kept = lines.iter().filter(|&&l| l != DROPPED).count();
     let mut out = Remapped {
         indptr: vec![0; n + 1],
         indices: vec![0; kept],
-        keep: vec![0; kept],
+        keep: vec![0; if values.is_some() { 0 } else { kept }],
     };
+    let mut gathered = vec![0u8; values.map_or(0, |(_, word)| kept * word)];
     if kept == 0 {
-        return Ok(out);
+        return Ok((out, gathered));
     }
     let nl = n as u64;
     let mut enc = e.encoder();
@@ -409,15 +510,48 @@ fn transpose_tile(
         ],
         Engine::groups(nl),
     )?;
-    e.finish(
-        enc,
-        &mut [
-            (&ends, 0, bytes_mut(&mut out.indptr[1..])),
-            (&out_pos, 0, bytes_mut(&mut out.keep)),
-            (&out_majors, 0, bytes_mut(&mut out.indices)),
-        ],
-    )?;
-    Ok(out)
+    let mut gather_flag = [0u8; 4];
+    let mut reads: Vec<(&wgpu::Buffer, u64, &mut [u8])> = vec![
+        (&ends, 0, bytes_mut(&mut out.indptr[1..])),
+        (&out_majors, 0, bytes_mut(&mut out.indices)),
+    ];
+    let gathers = match values {
+        Some((src, word)) => {
+            // As in remap: the tile's own values are all its positions can reach.
+            let tile_values = &src[p0 as usize * word..(p0 + m) as usize * word];
+            let slice = [(p0, m, e.input(tile_values))];
+            let obuf = e.output(kept as u64 * word as u64);
+            let gbad = e.output(4);
+            record_gather(
+                e,
+                &mut enc,
+                &slice,
+                total,
+                word,
+                kept as u64,
+                &out_pos,
+                &obuf,
+                &gbad,
+            )?;
+            Some((obuf, gbad))
+        }
+        None => None,
+    };
+    match &gathers {
+        Some((obuf, gbad)) => {
+            reads.push((obuf, 0, &mut gathered));
+            reads.push((gbad, 0, &mut gather_flag));
+        }
+        None => reads.push((&out_pos, 0, bytes_mut(&mut out.keep))),
+    }
+    e.finish(enc, &mut reads)?;
+    if gather_flag != [0; 4] {
+        return Err(KernelError::Gpu {
+            kernel: "transpose",
+            reason: "a kept entry's source position fell outside its tile".into(),
+        });
+    }
+    Ok((out, gathered))
 }
 
 /// A gather source's slices: (first element, elements, buffer).
@@ -451,7 +585,7 @@ fn gather_per_invocation(word: usize) -> u64 {
 fn record_gather(
     e: &Engine<'_>,
     enc: &mut wgpu::CommandEncoder,
-    slices: &Slices,
+    slices: &[(u64, u64, wgpu::Buffer)],
     src_len: u64,
     word: usize,
     n: u64,
