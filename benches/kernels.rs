@@ -80,6 +80,32 @@ fn bench(c: &mut Criterion) {
         g.finish();
     }
 
+    // A sparse block's remap as the block loop runs it, float32 values moved along:
+    // remap, then a gather through the source positions ("apart"), against
+    // remap_values ("fused"); the table reverses the positions and drops nothing, as
+    // an outer join's does.
+    let outer: Vec<u64> = (0..WIDTH).map(|i| WIDTH - 1 - i).collect();
+    let mut g = c.benchmark_group("remap_gather_f32");
+    g.throughput(Throughput::Bytes(
+        (nnz + indptr.len()) as u64 * 8 + nnz as u64 * 4,
+    ));
+    for k in &backends {
+        let mut out = vec![0u8; nnz * 4];
+        g.bench_function(format!("{}_apart", label(k.as_ref())), |b| {
+            b.iter(|| {
+                let r = k.remap(&indptr, &indices, &outer, false).unwrap();
+                k.gather_into(&values, 4, &r.keep, &mut out).unwrap();
+            })
+        });
+        g.bench_function(format!("{}_fused", label(k.as_ref())), |b| {
+            b.iter(|| {
+                k.remap_values(&indptr, &indices, &outer, false, &values, 4, &mut out)
+                    .unwrap()
+            })
+        });
+    }
+    g.finish();
+
     let mut g = c.benchmark_group("gather_f32");
     g.throughput(Throughput::Bytes(keep.len() as u64 * (8 + 4)));
     for k in &backends {
