@@ -202,9 +202,36 @@ fn gather(k: &impl Kernels, src: &[u8], word: usize, idx: &[u64]) -> Result<Vec<
     Ok(a)
 }
 
-/// `remap_values` against `remap` then `gather` in the reference, over two buffers
-/// holding different garbage as [`tile`] does: the kept values must be set, and the
-/// bytes past them left as they were.
+/// A kernel that moves values along with its entries (`remap_values`,
+/// `transpose_values`) against the reference's lines and source positions, gathered.
+/// `run` is called with `entries` values of `word` bytes and an output buffer holding
+/// garbage, twice with different garbage as [`tile`] does: the kept values must be
+/// set, and the bytes past them left as they were.
+fn check_moved_values(
+    name: &str,
+    want: &Remapped,
+    entries: usize,
+    word: usize,
+    run: impl Fn(&[u8], &mut [u8]) -> Result<(Vec<u64>, Vec<u64>), KernelError>,
+) {
+    let values = words(entries, word, 17);
+    let kept = want.keep.len() * word;
+    for garbage in [0xa5u8, 0x5a] {
+        let mut out = vec![garbage; entries * word];
+        let (indptr, indices) = run(&values, &mut out).expect("moving values");
+        assert_eq!(indptr, want.indptr, "{name}, word {word}");
+        assert_eq!(indices, want.indices, "{name}, word {word}");
+        assert!(
+            out[..kept] == ref_gather(&values, word, &want.keep)[..],
+            "{name}: kept values, word {word}"
+        );
+        assert!(
+            out[kept..].iter().all(|&b| b == garbage),
+            "{name}: bytes past the kept values changed, word {word}"
+        );
+    }
+}
+
 fn check_remap_values(
     k: &impl Kernels,
     indptr: &[u64],
@@ -214,52 +241,16 @@ fn check_remap_values(
     word: usize,
 ) {
     let want = ref_remap(indptr, indices, table, sort);
-    let values = words(indices.len(), word, 17);
-    let kept = want.keep.len() * word;
-    for garbage in [0xa5u8, 0x5a] {
-        let mut out = vec![garbage; indices.len() * word];
-        let (indptr_got, indices_got) = k
-            .remap_values(indptr, indices, table, sort, &values, word, &mut out)
-            .expect("remap_values");
-        assert_eq!(indptr_got, want.indptr, "{}, word {word}", k.name());
-        assert_eq!(indices_got, want.indices, "{}, word {word}", k.name());
-        assert!(
-            out[..kept] == ref_gather(&values, word, &want.keep)[..],
-            "{}: kept values, word {word}",
-            k.name()
-        );
-        assert!(
-            out[kept..].iter().all(|&b| b == garbage),
-            "{}: bytes past the kept values changed, word {word}",
-            k.name()
-        );
-    }
+    check_moved_values(&k.name(), &want, indices.len(), word, |values, out| {
+        k.remap_values(indptr, indices, table, sort, values, word, out)
+    });
 }
 
-/// `transpose_values` against `transpose` then `gather` in the reference, as
-/// [`check_remap_values`] checks `remap_values`.
 fn check_transpose_values(k: &impl Kernels, lines: &[u64], majors: &[u64], n: usize, word: usize) {
     let want = ref_transpose(lines, majors, n);
-    let values = words(lines.len(), word, 29);
-    let kept = want.keep.len() * word;
-    for garbage in [0xa5u8, 0x5a] {
-        let mut out = vec![garbage; lines.len() * word];
-        let (indptr, indices) = k
-            .transpose_values(lines, majors, n, &values, word, &mut out)
-            .expect("transpose_values");
-        assert_eq!(indptr, want.indptr, "{}, word {word}", k.name());
-        assert_eq!(indices, want.indices, "{}, word {word}", k.name());
-        assert!(
-            out[..kept] == ref_gather(&values, word, &want.keep)[..],
-            "{}: kept values, word {word}",
-            k.name()
-        );
-        assert!(
-            out[kept..].iter().all(|&b| b == garbage),
-            "{}: bytes past the kept values changed, word {word}",
-            k.name()
-        );
-    }
+    check_moved_values(&k.name(), &want, lines.len(), word, |values, out| {
+        k.transpose_values(lines, majors, n, values, word, out)
+    });
 }
 
 // ---------------------------------------------------------------- inputs
