@@ -142,8 +142,12 @@ def test_bench_times_the_gpu_path_when_asked(tmp_path: Path, gpu_available: bool
     (gpu,) = tools["adcat-gpu"]["samples"]
     assert cpu["phases"]["device"] is None and cpu["phases"]["reading"] > 0
     split = gpu["phases"]["device"]
-    assert set(split) == {"seconds_upload", "seconds_compute", "seconds_readback"}
-    assert 0 < sum(split.values()) <= gpu["phases"]["kernels"]
+    times = {"seconds_upload", "seconds_compute", "seconds_readback"}
+    assert set(split) == times | {"round_trips", "bytes_uploaded", "bytes_read_back"}
+    assert 0 < sum(split[k] for k in times) <= gpu["phases"]["kernels"]
+    # Dense tiles go to the device and come back, each call ending in a wait.
+    assert split["round_trips"] > 0
+    assert split["bytes_uploaded"] > 0 and split["bytes_read_back"] > 0
     table = (out / "bench.md").read_text()
     assert "| dense_obs_outer | zarr | adcat CPU |" in table
     assert "| dense_obs_outer | zarr | adcat GPU |" in table
