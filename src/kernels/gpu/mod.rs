@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Serialize;
 
-use super::{check_values, DensePiece, DevicePhases, KernelError, Kernels, Remapped, ValueColumn};
+use super::{DensePiece, DevicePhases, KernelError, Kernels, Remapped, ValueColumn};
 
 #[cfg(target_endian = "big")]
 compile_error!("GPU buffers are read and written as little-endian words");
@@ -503,7 +503,6 @@ impl Kernels for GpuKernels {
         word: usize,
         out: &mut [u8],
     ) -> Result<(Vec<u64>, Vec<u64>), KernelError> {
-        check_values("transpose", lines.len(), values, word, out)?;
         let carried = ops::Carried {
             src: values,
             word,

@@ -335,15 +335,31 @@ pub(super) fn remap(
 /// tiles' lines are interleaved, earlier tiles first.
 /// With `values`, the kept entries' values are gathered on the device through the
 /// positions each tile sorts, and those positions are not read back (`keep` stays
-/// empty); `values.out` needs room for the kept entries only.
+/// empty); `values.out` holds one element per entry, and its front receives the kept
+/// ones.
 pub(super) fn transpose(
+    e: &Engine<'_>,
+    lines: &[u64],
+    majors: &[u64],
+    n: usize,
+    values: Option<Carried<'_>>,
+) -> Result<Remapped, KernelError> {
+    check_transpose(lines, majors, n)?;
+    if let Some(v) = &values {
+        check_values("transpose", lines.len(), v.src, v.word, v.out)?;
+    }
+    transpose_lines(e, lines, majors, n, values)
+}
+
+/// [`transpose`] once its arguments are checked; `values.out` needs room for the kept
+/// entries only.
+fn transpose_lines(
     e: &Engine<'_>,
     lines: &[u64],
     majors: &[u64],
     n: usize,
     mut values: Option<Carried<'_>>,
 ) -> Result<Remapped, KernelError> {
-    check_transpose(lines, majors, n)?;
     // Line pointers (8 bytes a line) must fit a binding too: more lines than that
     // take one pass each over ranges of lines, the others' entries left out.
     let max_lines = e.max_items(8, 1).saturating_sub(1).max(1) as usize;
@@ -367,7 +383,7 @@ pub(super) fn transpose(
                 word: v.word,
                 out: &mut v.out[base * v.word..],
             });
-            let part = transpose(e, &local, majors, c1 - c0, carried)?;
+            let part = transpose_lines(e, &local, majors, c1 - c0, carried)?;
             out.indptr
                 .extend(part.indptr[1..].iter().map(|p| p + base as u64));
             out.indices.extend(part.indices);
@@ -375,71 +391,68 @@ pub(super) fn transpose(
         }
         return Ok(out);
     }
+    let total = lines.len() as u64;
     let tile = e.max_items(8, 1).max(1) as usize;
+    if lines.len() <= tile {
+        // One tile (the usual case): its values are read straight into the caller's
+        // block.
+        return transpose_tile(e, lines, majors, n, 0, total, values);
+    }
     let word = values.as_ref().map_or(0, |v| v.word);
     let mut parts: Vec<(Remapped, Vec<u8>)> = Vec::new();
     for p0 in (0..lines.len()).step_by(tile) {
         let p1 = (p0 + tile).min(lines.len());
-        let carried = values.as_ref().map(|v| (v.src, v.word));
-        parts.push(transpose_tile(
+        let kept = lines[p0..p1].iter().filter(|&&l| l != DROPPED).count();
+        let mut gathered = vec![0u8; if values.is_some() { kept * word } else { 0 }];
+        let carried = values.as_ref().map(|v| Carried {
+            src: v.src,
+            word,
+            out: &mut gathered,
+        });
+        let part = transpose_tile(
             e,
             &lines[p0..p1],
             &majors[p0..p1],
             n,
             p0 as u64,
-            lines.len() as u64,
+            total,
             carried,
-        )?);
+        )?;
+        parts.push((part, gathered));
     }
-    let empty = || Remapped {
-        indptr: vec![0; n + 1],
-        ..Remapped::default()
-    };
-    match parts.len() {
-        0 => Ok(empty()),
-        1 => {
-            let (part, gathered) = parts.pop().expect("one part");
-            if let Some(v) = values {
-                v.out[..gathered.len()].copy_from_slice(&gathered);
-            }
-            Ok(part)
-        }
-        _ => {
-            let kept: usize = parts.iter().map(|p| p.0.indices.len()).sum();
-            let carry_keep = values.is_none();
-            let mut indices = vec![0u64; kept];
-            let mut keep = vec![0u64; if carry_keep { kept } else { 0 }];
-            let ptrs: Vec<&[u64]> = parts.iter().map(|p| p.0.indptr.as_slice()).collect();
-            let mut columns = vec![ValueColumn {
-                values: parts.iter().map(|p| bytes(&p.0.indices)).collect(),
-                word: 8,
-                out: bytes_mut(&mut indices),
-            }];
-            match values {
-                Some(v) => columns.push(ValueColumn {
-                    values: parts.iter().map(|p| p.1.as_slice()).collect(),
-                    word,
-                    out: &mut v.out[..kept * word],
-                }),
-                None => columns.push(ValueColumn {
-                    values: parts.iter().map(|p| bytes(&p.0.keep)).collect(),
-                    word: 8,
-                    out: bytes_mut(&mut keep),
-                }),
-            }
-            let indptr = interleave_values(e, &ptrs, &mut columns)?;
-            Ok(Remapped {
-                indptr,
-                indices,
-                keep,
-            })
-        }
+    let kept: usize = parts.iter().map(|p| p.0.indices.len()).sum();
+    let carry_keep = values.is_none();
+    let mut indices = vec![0u64; kept];
+    let mut keep = vec![0u64; if carry_keep { kept } else { 0 }];
+    let ptrs: Vec<&[u64]> = parts.iter().map(|p| p.0.indptr.as_slice()).collect();
+    let mut columns = vec![ValueColumn {
+        values: parts.iter().map(|p| bytes(&p.0.indices)).collect(),
+        word: 8,
+        out: bytes_mut(&mut indices),
+    }];
+    match values {
+        Some(v) => columns.push(ValueColumn {
+            values: parts.iter().map(|p| p.1.as_slice()).collect(),
+            word,
+            out: &mut v.out[..kept * word],
+        }),
+        None => columns.push(ValueColumn {
+            values: parts.iter().map(|p| bytes(&p.0.keep)).collect(),
+            word: 8,
+            out: bytes_mut(&mut keep),
+        }),
     }
+    let indptr = interleave_values(e, &ptrs, &mut columns)?;
+    Ok(Remapped {
+        indptr,
+        indices,
+        keep,
+    })
 }
 
 /// One tile of [`transpose`]: entries `p0..p0 + lines.len()` of `total`. With
-/// `values` (all entries' values and their word size), returns the tile's kept values
-/// in output order, gathered in the same submission.
+/// `values` (all entries' values in `src`), the tile's kept values are gathered in
+/// the same submission and read, in output order, into the front of `values.out`.
 fn transpose_tile(
     e: &Engine<'_>,
     lines: &[u64],
@@ -447,8 +460,8 @@ fn transpose_tile(
     n: usize,
     p0: u64,
     total: u64,
-    values: Option<(&[u8], usize)>,
-) -> Result<(Remapped, Vec<u8>), KernelError> {
+    values: Option<Carried<'_>>,
+) -> Result<Remapped, KernelError> {
     let m = lines.len() as u64;
     let kept = lines.iter().filter(|&&l| l != DROPPED).count();
     let mut out = Remapped {
@@ -456,9 +469,8 @@ fn transpose_tile(
         indices: vec![0; kept],
         keep: vec![0; if values.is_some() { 0 } else { kept }],
     };
-    let mut gathered = vec![0u8; values.map_or(0, |(_, word)| kept * word)];
     if kept == 0 {
-        return Ok((out, gathered));
+        return Ok(out);
     }
     let nl = n as u64;
     let mut enc = e.encoder();
@@ -516,9 +528,10 @@ fn transpose_tile(
         (&out_majors, 0, bytes_mut(&mut out.indices)),
     ];
     let gathers = match values {
-        Some((src, word)) => {
+        Some(v) => {
+            let word = v.word;
             // As in remap: the tile's own values are all its positions can reach.
-            let tile_values = &src[p0 as usize * word..(p0 + m) as usize * word];
+            let tile_values = &v.src[p0 as usize * word..(p0 + m) as usize * word];
             let slice = [(p0, m, e.input(tile_values))];
             let obuf = e.output(kept as u64 * word as u64);
             let gbad = e.output(4);
@@ -533,13 +546,13 @@ fn transpose_tile(
                 &obuf,
                 &gbad,
             )?;
-            Some((obuf, gbad))
+            Some((obuf, gbad, &mut v.out[..kept * word]))
         }
         None => None,
     };
-    match &gathers {
-        Some((obuf, gbad)) => {
-            reads.push((obuf, 0, &mut gathered));
+    match gathers {
+        Some((ref obuf, ref gbad, dst)) => {
+            reads.push((obuf, 0, dst));
             reads.push((gbad, 0, &mut gather_flag));
         }
         None => reads.push((&out_pos, 0, bytes_mut(&mut out.keep))),
@@ -551,7 +564,7 @@ fn transpose_tile(
             reason: "a kept entry's source position fell outside its tile".into(),
         });
     }
-    Ok((out, gathered))
+    Ok(out)
 }
 
 /// A gather source's slices: (first element, elements, buffer).
