@@ -17,7 +17,7 @@ use crate::layout::Layout;
 use crate::store::{join, Attrs, DType, Data, NotU64, StoreReader, StoreWriter};
 use crate::value::nonzero_flags;
 use serde_json::json;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::timing::{self, Timer};
 
@@ -567,6 +567,7 @@ impl MatrixJob {
             .collect();
         let tables: Vec<Vec<u64>> = self.parts.iter().map(|p| table_of(&p.alt)).collect();
         let mut nnz = 0u64;
+        let assembled = AtomicU64::new(0);
         let ranges = crate::concat::pipeline::ranges(major, lines_per_block);
         let spills = timing::time(&ctx.phases.reading, || {
             self.spill_transposed(ctx, &ranges, along_major, &inverses)
@@ -583,16 +584,22 @@ impl MatrixJob {
             },
             |m0, m1, read| {
                 timing::time(&ctx.phases.assembling, || {
-                    if along_major {
+                    let block = if along_major {
                         self.block_along_major(ctx, read, minor, &tables)
                     } else {
                         self.block_along_minor(ctx, m0, m1, read, &inverses)
-                    }
+                    }?;
+                    // Blocks are assembled one at a time and in order, so the entries
+                    // before this block are known here. Offsetting its line ends here
+                    // rather than in the write stage keeps the writer off the device,
+                    // where it would wait behind the next block's kernels.
+                    let base = assembled.fetch_add(block.indices.len() as u64, Relaxed);
+                    let ends = self.k(ctx, || ctx.kernels.add_offset(&block.indptr[1..], base))?;
+                    Ok((ends, block))
                 })
             },
-            |_, _, block| {
+            |_, _, (ends, block)| {
                 let _writing = Timer::start(&ctx.phases.writing);
-                let ptr = self.k(ctx, || ctx.kernels.add_offset(&block.indptr[1..], nnz))?;
                 nnz += block.indices.len() as u64;
                 if nnz > self.nnz_bound {
                     return Err(Error::Output {
@@ -604,7 +611,7 @@ impl MatrixJob {
                     });
                 }
                 ctx.progress.add(block.indices.len() as u64 * entry_bytes);
-                indptr_out.push(cast(Data::U64(ptr), index_dtype))?;
+                indptr_out.push(cast(Data::U64(ends), index_dtype))?;
                 indices_out.push(cast(Data::U64(block.indices), index_dtype))?;
                 data_out.push(block.data)?;
                 Ok(())
