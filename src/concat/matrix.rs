@@ -808,21 +808,21 @@ impl MatrixJob {
     ) -> Result<Lines> {
         let n = (m1 - m0) as usize;
         let mut pieces = Vec::with_capacity(read.len());
+        let mut offsets = Vec::with_capacity(read.len());
         for ReadPart { part: i, lines, .. } in read {
             let part = &self.parts[i];
             let mut lines = match lines {
                 Some(fetched) => self.lines_of(ctx, fetched)?,
                 None => Lines::empty(n, self.dtype),
             };
-            if part.offset > 0 {
-                lines.indices =
-                    self.k(ctx, || ctx.kernels.add_offset(&lines.indices, part.offset))?;
-            }
+            // Indices stay the input's own until the interleave shifts them to where
+            // the input starts.
+            offsets.push(part.offset);
             if self.fill != 0.0 {
                 let inv = inverses[i]
                     .as_ref()
                     .expect("computed when inputs sit side by side");
-                let all: Vec<u64> = (part.offset..part.offset + part.len).collect();
+                let all: Vec<u64> = (0..part.len).collect();
                 let mut filled_lines = Vec::with_capacity(n);
                 for (l, w) in inv[m0 as usize..m1 as usize].iter().enumerate() {
                     let one = slice_lines(&lines, l, l + 1);
@@ -838,7 +838,9 @@ impl MatrixJob {
             pieces.push(lines);
         }
         // Line by line, inputs in order: their minor ranges are disjoint and increasing.
-        self.k(ctx, || interleave(ctx.kernels, pieces, n, self.dtype))
+        self.k(ctx, || {
+            interleave(ctx.kernels, pieces, &offsets, n, self.dtype)
+        })
     }
 
     /// Reads the selected lines of one input in the output's orientation, with the
@@ -990,9 +992,11 @@ fn with_values(
 }
 
 /// Output line `l` is line `l` of every piece in turn.
+/// Interleaves the lines of `pieces`, adding `offsets[i]` to piece `i`'s indices.
 fn interleave(
     k: &dyn Kernels,
     pieces: Vec<Lines>,
+    offsets: &[u64],
     n: usize,
     dtype: DType,
 ) -> std::result::Result<Lines, KernelError> {
@@ -1024,12 +1028,13 @@ fn interleave(
                     .collect(),
                 word: 8,
                 out: bytemuck::cast_slice_mut(&mut indices),
+                offsets,
             },
-            ValueColumn {
-                values: value_bytes.iter().map(|b| b.as_ref()).collect(),
-                word: dtype.size(),
-                out: value_out,
-            },
+            ValueColumn::new(
+                value_bytes.iter().map(|b| b.as_ref()).collect(),
+                dtype.size(),
+                value_out,
+            ),
         ],
     )?;
     let data = match data {

@@ -14,8 +14,9 @@ const MIN_SPLIT: usize = 1 << 15;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CpuKernels;
 
-/// A value column's pieces, word size, and the part of its output one worker fills.
-type ColumnPart<'a> = (&'a [&'a [u8]], usize, &'a mut [u8]);
+/// A value column's pieces, word size, per-piece offsets (maybe none), and the part
+/// of its output one worker fills.
+type ColumnPart<'a> = (&'a [&'a [u8]], usize, &'a [u64], &'a mut [u8]);
 
 /// Consecutive lines holding about `target` entries each (a longer line stays whole).
 fn line_chunks(indptr: &[u64], target: u64) -> Vec<(usize, usize)> {
@@ -54,6 +55,19 @@ fn gather_words<const W: usize>(
             }
             Ok(())
         })
+}
+
+/// `dst[i] = src[i] + base` over little-endian u64 words.
+fn offset_words(src: &[u8], base: u64, dst: &mut [u8]) -> Result<(), KernelError> {
+    for (s, d) in src.chunks_exact(8).zip(dst.chunks_exact_mut(8)) {
+        let v = u64::from_le_bytes(s.try_into().expect("8 bytes"));
+        let sum = v.checked_add(base).ok_or(KernelError::Overflow {
+            kernel: "interleave",
+            base,
+        })?;
+        d.copy_from_slice(&sum.to_le_bytes());
+    }
+    Ok(())
 }
 
 impl Kernels for CpuKernels {
@@ -228,33 +242,38 @@ impl Kernels for CpuKernels {
         let chunks = line_chunks(&indptr, MIN_SPLIT as u64);
         let mut rests: Vec<ColumnPart<'_>> = columns
             .iter_mut()
-            .map(|c| (c.values.as_slice(), c.word, &mut *c.out))
+            .map(|c| (c.values.as_slice(), c.word, c.offsets, &mut *c.out))
             .collect();
         let mut work = Vec::with_capacity(chunks.len());
         for &(a, b) in &chunks {
             let entries = (indptr[b] - indptr[a]) as usize;
             let outs: Vec<ColumnPart<'_>> = rests
                 .iter_mut()
-                .map(|(values, word, rest)| {
+                .map(|(values, word, offsets, rest)| {
                     let (head, tail) = std::mem::take(rest).split_at_mut(entries * *word);
                     *rest = tail;
-                    (*values, *word, head)
+                    (*values, *word, *offsets, head)
                 })
                 .collect();
             work.push(((a, b), outs));
         }
-        work.into_par_iter().for_each(|((a, b), outs)| {
-            for (values, word, out) in outs {
+        work.into_par_iter().try_for_each(|((a, b), outs)| {
+            for (values, word, offsets, out) in outs {
                 let mut at = 0;
                 for l in a..b {
-                    for (p, v) in pieces.iter().zip(values) {
+                    for (i, (p, v)) in pieces.iter().zip(values).enumerate() {
                         let run = &v[p[l] as usize * word..p[l + 1] as usize * word];
-                        out[at..at + run.len()].copy_from_slice(run);
+                        let dst = &mut out[at..at + run.len()];
+                        match offsets.get(i) {
+                            Some(&base) if base != 0 => offset_words(run, base, dst)?,
+                            _ => dst.copy_from_slice(run),
+                        }
                         at += run.len();
                     }
                 }
             }
-        });
+            Ok(())
+        })?;
         Ok(indptr)
     }
 

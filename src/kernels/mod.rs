@@ -285,6 +285,22 @@ pub struct ValueColumn<'a> {
     pub values: Vec<&'a [u8]>,
     pub word: usize,
     pub out: &'a mut [u8],
+    /// Empty, or one number per piece added to each of its elements on the way, which
+    /// are then unsigned 64-bit (`word` 8): inputs side by side shift their minor
+    /// indices by where they start, in the same pass as the interleave.
+    pub offsets: &'a [u64],
+}
+
+impl<'a> ValueColumn<'a> {
+    /// A column moved as it is.
+    pub fn new(values: Vec<&'a [u8]>, word: usize, out: &'a mut [u8]) -> ValueColumn<'a> {
+        ValueColumn {
+            values,
+            word,
+            out,
+            offsets: &[],
+        }
+    }
 }
 
 /// The indptr of interleaved pieces: line `l` holds the entries of line `l` of each.
@@ -312,6 +328,16 @@ pub(crate) fn check_interleave_values(
                 format!(
                     "column {c}: {} value arrays for {} pieces",
                     column.values.len(),
+                    pieces.len()
+                ),
+            ));
+        }
+        if !column.offsets.is_empty() && (column.offsets.len() != pieces.len() || word != 8) {
+            return Err(KernelError::bad(
+                K,
+                format!(
+                    "column {c}: {} offsets for {} pieces of {word}-byte elements",
+                    column.offsets.len(),
                     pieces.len()
                 ),
             ));

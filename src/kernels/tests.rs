@@ -94,8 +94,8 @@ fn ref_interleave(pieces: &[&[u64]]) -> (Vec<u64>, Vec<u64>) {
 }
 
 /// `interleave_values` against the reference order applied to the pieces' values
-/// laid end to end: one column of `word`-byte values and one of 8-byte values, moved
-/// in the same call.
+/// laid end to end: one column of `word`-byte values and one of 8-byte values with an
+/// offset added to each piece's, moved in the same call.
 fn check_interleave_values(k: &impl Kernels, pieces: &[&[u64]], word: usize) {
     let n = pieces[0].len() - 1;
     let column = |word: usize, seed: u8| -> Vec<Vec<u8>> {
@@ -105,7 +105,29 @@ fn check_interleave_values(k: &impl Kernels, pieces: &[&[u64]], word: usize) {
             .map(|(i, p)| words(p[n] as usize, word, seed.wrapping_add(i as u8)))
             .collect()
     };
-    let (first, second) = (column(word, 7), column(8, 91));
+    let first = column(word, 7);
+    // Values below 2^48 and offsets whose low halves carry into the high ones, the
+    // first piece's 0; the sums stay below 2^64.
+    let offsets: Vec<u64> = (0..pieces.len() as u64)
+        .map(|i| i * 0x7fff_ffff_ffff + (i % 2) * 0xffff_ffff)
+        .collect();
+    let second: Vec<Vec<u8>> = column(8, 91)
+        .into_iter()
+        .map(|v| {
+            let mut v: Vec<u64> = bytemuck::pod_collect_to_vec(&v);
+            v.iter_mut().for_each(|x| *x >>= 16);
+            bytemuck::cast_slice(&v).to_vec()
+        })
+        .collect();
+    let shifted: Vec<u8> = second
+        .iter()
+        .zip(&offsets)
+        .flat_map(|(v, &base)| {
+            bytemuck::pod_collect_to_vec::<u8, u64>(v)
+                .into_iter()
+                .flat_map(move |x| (x + base).to_le_bytes())
+        })
+        .collect();
     let (indptr, order) = ref_interleave(pieces);
     let mut out_first = vec![0u8; order.len() * word];
     let mut out_second = vec![0u8; order.len() * 8];
@@ -117,11 +139,13 @@ fn check_interleave_values(k: &impl Kernels, pieces: &[&[u64]], word: usize) {
                     values: first.iter().map(|v| v.as_slice()).collect(),
                     word,
                     out: &mut out_first,
+                    offsets: &[],
                 },
                 ValueColumn {
                     values: second.iter().map(|v| v.as_slice()).collect(),
                     word: 8,
                     out: &mut out_second,
+                    offsets: &offsets,
                 },
             ],
         )
@@ -134,16 +158,31 @@ fn check_interleave_values(k: &impl Kernels, pieces: &[&[u64]], word: usize) {
     );
     assert_eq!(
         out_second,
-        ref_gather(&second.concat(), 8, &order),
-        "second column"
+        ref_gather(&shifted, 8, &order),
+        "second column, offsets added"
     );
     // With no columns only the indptr comes back.
     assert_eq!(k.interleave_values(pieces, &mut []).unwrap(), indptr);
 }
 
+/// One column of a single piece's values with offsets, for the offset error cases.
+fn offset<'a>(
+    values: &'a [u8],
+    word: usize,
+    out: &'a mut [u8],
+    offsets: &'a [u64],
+) -> [ValueColumn<'a>; 1] {
+    [ValueColumn {
+        values: vec![values],
+        word,
+        out,
+        offsets,
+    }]
+}
+
 /// `interleave_values` with a single column, for the error cases.
 fn one_column<'a>(values: Vec<&'a [u8]>, word: usize, out: &'a mut [u8]) -> [ValueColumn<'a>; 1] {
-    [ValueColumn { values, word, out }]
+    [ValueColumn::new(values, word, out)]
 }
 
 fn ref_tile_dense(
@@ -603,6 +642,16 @@ macro_rules! kernel_suite {
             assert!(k.interleave_values(&[&[0, 1]], &mut one_column(vec![&[0; 8]], 8, &mut out[..4])).is_err(), "output short");
             assert!(k.interleave_values(&[&[0, 1]], &mut one_column(vec![], 8, &mut out)).is_err(), "no value arrays");
             assert!(k.interleave_values(&[&[0, 1]], &mut one_column(vec![&[0; 8]], 3, &mut out[..3])).is_err(), "word of 3 bytes");
+            let top = (u64::MAX - 1).to_le_bytes();
+            let r = k.interleave_values(&[&[0, 1]], &mut offset(&[0; 8], 8, &mut out, &[3, 4]));
+            assert!(r.is_err(), "an offset for a piece that is not there");
+            let r = k.interleave_values(&[&[0, 2]], &mut offset(&[0; 8], 4, &mut out, &[3]));
+            assert!(r.is_err(), "offsets on 4-byte elements");
+            let mut big = [0u8; 8];
+            let r = k.interleave_values(&[&[0, 1]], &mut offset(&top, 8, &mut big, &[2]));
+            assert!(matches!(r, Err(KernelError::Overflow { .. })), "a sum past u64: {r:?}");
+            let r = k.interleave_values(&[&[0, 1]], &mut offset(&top, 8, &mut big, &[1]));
+            assert!(r.is_ok() && big == [0xff; 8], "u64::MAX itself: {r:?}");
             assert!(k.interleave(&[]).is_err());
             assert!(k.interleave(&[&[0, 1], &[0, 1, 2]]).is_err());
             assert!(k.interleave(&[&[0, 2, 1]]).is_err());

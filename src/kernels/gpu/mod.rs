@@ -201,6 +201,7 @@ pub(super) struct Pipelines {
     gather: Lazy,
     interleave_count: Lazy,
     interleave_order: Lazy,
+    offset_pieces: Lazy,
     tile_dense: Lazy,
 }
 
@@ -228,6 +229,7 @@ impl Pipelines {
             gather: wgsl!("gather.wgsl", "main"),
             interleave_count: wgsl!("interleave.wgsl", "count"),
             interleave_order: wgsl!("interleave.wgsl", "order_entries"),
+            offset_pieces: wgsl!("offset_pieces.wgsl", "main"),
             tile_dense: wgsl!("tile_dense.wgsl", "main"),
         }
     }

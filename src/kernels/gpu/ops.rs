@@ -429,17 +429,20 @@ fn transpose_lines(
         values: parts.iter().map(|p| bytes(&p.0.indices)).collect(),
         word: 8,
         out: bytes_mut(&mut indices),
+        offsets: &[],
     }];
     match values {
         Some(v) => columns.push(ValueColumn {
             values: parts.iter().map(|p| p.1.as_slice()).collect(),
             word,
             out: &mut v.out[..kept * word],
+            offsets: &[],
         }),
         None => columns.push(ValueColumn {
             values: parts.iter().map(|p| bytes(&p.0.keep)).collect(),
             word: 8,
             out: bytes_mut(&mut keep),
+            offsets: &[],
         }),
     }
     let indptr = interleave_values(e, &ptrs, &mut columns)?;
@@ -824,7 +827,15 @@ pub(super) fn interleave_values(
         .collect();
     let bad = e.output(4);
     let mut flag = [0u8; 4];
+    let mut offsets_due = columns.iter().any(|c| !c.offsets.is_empty());
     interleave_tiles(e, pieces, &indptr, |mut enc, k0, k1, order| {
+        // The first tile's submission shifts the sources in place before any gather
+        // reads them, so the offsets cost no wait of their own.
+        if std::mem::take(&mut offsets_due) {
+            for (c, (_, slices)) in columns.iter().zip(&sources) {
+                record_offsets(e, &mut enc, &c.values, c.offsets, slices, &bad)?;
+            }
+        }
         let n = k1 - k0;
         let mut outs = Vec::with_capacity(columns.len());
         for (c, (src_len, slices)) in columns.iter().zip(&sources) {
@@ -843,13 +854,86 @@ pub(super) fn interleave_values(
         reads.push((&bad, 0, &mut flag));
         e.finish(enc, &mut reads)
     })?;
-    if flag != [0; 4] {
+    let flag = u32::from_le_bytes(flag);
+    if flag & 2 != 0 {
+        let base = columns.iter().flat_map(|c| c.offsets).max().copied();
+        return Err(KernelError::Overflow {
+            kernel: "interleave",
+            base: base.unwrap_or(0),
+        });
+    }
+    if flag != 0 {
         return Err(KernelError::bad(
             "interleave",
             "an interleaved position fell outside its column",
         ));
     }
     Ok(indptr)
+}
+
+/// Records, for each slice of a column's source (its pieces laid end to end), the
+/// in-place addition of each piece's offset to its elements. Nothing for a column
+/// without offsets or pieces whose offset is 0.
+fn record_offsets(
+    e: &Engine<'_>,
+    enc: &mut wgpu::CommandEncoder,
+    values: &[&[u8]],
+    offsets: &[u64],
+    slices: &Slices,
+    bad: &wgpu::Buffer,
+) -> Result<(), KernelError> {
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    // An add per element is bound by memory, so the (lo, hi) pairs cost nothing
+    // measurable against native u64 (lavapipe: within noise); one variant is kept.
+    let pipeline = &e.pipelines().offset_pieces;
+    // (first element, end) of each piece in the column.
+    let mut at = 0u64;
+    let spans: Vec<(u64, u64, u64)> = values
+        .iter()
+        .zip(offsets)
+        .map(|(v, &base)| {
+            let start = at;
+            at += v.len() as u64 / 8;
+            (start, at, base)
+        })
+        .filter(|&(a, b, base)| a < b && base != 0)
+        .collect();
+    for (s0, len, slice) in slices {
+        let s1 = s0 + len;
+        // Slices hold at most a binding, so local positions fit a u32.
+        let segs: Vec<u32> = spans
+            .iter()
+            .filter(|&&(a, b, _)| a < s1 && b > *s0)
+            .flat_map(|&(a, b, base)| {
+                [
+                    (a.max(*s0) - s0) as u32,
+                    (b.min(s1) - s0) as u32,
+                    lo(base),
+                    hi(base),
+                ]
+            })
+            .collect();
+        if segs.is_empty() {
+            continue;
+        }
+        let segs_buf = e.input(bytemuck::cast_slice(&segs));
+        // A slice fits a binding but maybe not one dispatch's grid.
+        let step = e.max_items(8, 1).max(1);
+        for first in (0..*len).step_by(step as usize) {
+            let end = (first + step).min(*len);
+            let segments = (segs.len() / 4) as u32;
+            let params = e.params([end as u32, segments, first as u32, 0, 0, 0, 0, 0]);
+            e.dispatch(
+                enc,
+                pipeline,
+                &[(0, &params), (1, &segs_buf), (2, slice), (3, bad)],
+                Engine::groups(end - first),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn tile_dense(
