@@ -586,6 +586,34 @@ fn source_slices(e: &Engine<'_>, src: &[u8], word: usize) -> Slices {
         .collect()
 }
 
+/// [`source_slices`] of a source held in pieces laid end to end: each slice's buffer
+/// is written from the pieces it covers, so the pieces are never joined on the host.
+fn joined_slices(e: &Engine<'_>, pieces: &[&[u8]], word: usize) -> Slices {
+    let total: usize = pieces.iter().map(|p| p.len()).sum();
+    if total == 0 {
+        return vec![(0, 0, e.output(4))];
+    }
+    let per_slice = ((e.tiles.binding_bytes / word as u64) & !3) as usize * word;
+    (0..total)
+        .step_by(per_slice)
+        .map(|s| {
+            let end = (s + per_slice).min(total);
+            let mut parts = Vec::new();
+            let mut a = 0;
+            for p in pieces {
+                let b = a + p.len();
+                let (x, y) = (a.max(s), b.min(end));
+                if x < y {
+                    parts.push(((x - s) as u64, &p[x - a..y - a]));
+                }
+                a = b;
+            }
+            let buffer = e.input_at((end - s) as u64, &parts);
+            ((s / word) as u64, ((end - s) / word) as u64, buffer)
+        })
+        .collect()
+}
+
 /// Elements of `word` bytes one gather invocation writes.
 fn gather_per_invocation(word: usize) -> u64 {
     if word == 8 {
@@ -821,8 +849,8 @@ pub(super) fn interleave_values(
     let sources: Vec<(u64, Slices)> = columns
         .iter()
         .map(|c| {
-            let src = c.values.concat();
-            ((src.len() / c.word) as u64, source_slices(e, &src, c.word))
+            let len: usize = c.values.iter().map(|v| v.len() / c.word).sum();
+            (len as u64, joined_slices(e, &c.values, c.word))
         })
         .collect();
     let bad = e.output(4);
