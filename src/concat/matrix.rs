@@ -991,8 +991,8 @@ fn with_values(
     })
 }
 
-/// Output line `l` is line `l` of every piece in turn.
-/// Interleaves the lines of `pieces`, adding `offsets[i]` to piece `i`'s indices.
+/// Output line `l` is line `l` of every piece in turn, `offsets[i]` added to piece
+/// `i`'s indices.
 fn interleave(
     k: &dyn Kernels,
     pieces: Vec<Lines>,

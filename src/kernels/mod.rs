@@ -210,7 +210,8 @@ pub trait Kernels: Send + Sync {
 
     /// [`Kernels::interleave`] with value columns moved along, all behind one
     /// interleaving: each column receives its pieces' values in output order, as a
-    /// gather through the interleave order would. Returns the output indptr.
+    /// gather through the interleave order would, with the column's per-piece offsets
+    /// (if any) added. Returns the output indptr.
     fn interleave_values(
         &self,
         pieces: &[&[u64]],
