@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adcat::kernels::{
-    CpuKernels, DensePiece, GpuContext, GpuKernels, Kernels, Preference, DROPPED,
+    CpuKernels, DensePiece, GpuContext, GpuKernels, Kernels, Preference, ValueColumn, DROPPED,
 };
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
@@ -122,6 +122,57 @@ fn bench(c: &mut Criterion) {
     for k in &backends {
         g.bench_function(label(k.as_ref()), |b| {
             b.iter(|| k.interleave(&pieces).unwrap())
+        });
+    }
+    g.finish();
+
+    // The same three pieces as inputs side by side (a block of CSR along var), their
+    // indices and float32 values moved: the indices shifted by where each input starts
+    // with add_offset, then interleaved ("apart"), against offsets added inside
+    // interleave_values ("fused").
+    let piece_nnz: Vec<usize> = pieces.iter().map(|p| p[p.len() - 1] as usize).collect();
+    let total: usize = piece_nnz.iter().sum();
+    let starts: Vec<u64> = (0..pieces.len() as u64).map(|i| i * WIDTH).collect();
+    let piece_values: Vec<&[u8]> = piece_nnz.iter().map(|&m| &values[..m * 4]).collect();
+    let mut g = c.benchmark_group("interleave_offsets_f32");
+    g.throughput(Throughput::Bytes(total as u64 * (8 + 4)));
+    for k in &backends {
+        let (mut idx_out, mut val_out) = (vec![0u8; total * 8], vec![0u8; total * 4]);
+        g.bench_function(format!("{}_apart", label(k.as_ref())), |b| {
+            b.iter(|| {
+                let shifted: Vec<Vec<u64>> = piece_nnz
+                    .iter()
+                    .zip(&starts)
+                    .map(|(&m, &base)| k.add_offset(&indices[..m], base).unwrap())
+                    .collect();
+                let columns = &mut [
+                    ValueColumn::new(
+                        shifted.iter().map(|v| bytemuck::cast_slice(v)).collect(),
+                        8,
+                        &mut idx_out,
+                    ),
+                    ValueColumn::new(piece_values.clone(), 4, &mut val_out),
+                ];
+                k.interleave_values(&pieces, columns).unwrap()
+            })
+        });
+        g.bench_function(format!("{}_fused", label(k.as_ref())), |b| {
+            b.iter(|| {
+                let mut index_column = ValueColumn::new(
+                    piece_nnz
+                        .iter()
+                        .map(|&m| bytemuck::cast_slice(&indices[..m]))
+                        .collect(),
+                    8,
+                    &mut idx_out,
+                );
+                index_column.offsets = &starts;
+                let columns = &mut [
+                    index_column,
+                    ValueColumn::new(piece_values.clone(), 4, &mut val_out),
+                ];
+                k.interleave_values(&pieces, columns).unwrap()
+            })
         });
     }
     g.finish();

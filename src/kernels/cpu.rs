@@ -59,13 +59,18 @@ fn gather_words<const W: usize>(
 
 /// `dst[i] = src[i] + base` over little-endian u64 words.
 fn offset_words(src: &[u8], base: u64, dst: &mut [u8]) -> Result<(), KernelError> {
+    let mut wrapped = false;
     for (s, d) in src.chunks_exact(8).zip(dst.chunks_exact_mut(8)) {
         let v = u64::from_le_bytes(s.try_into().expect("8 bytes"));
-        let sum = v.checked_add(base).ok_or(KernelError::Overflow {
+        let sum = v.wrapping_add(base);
+        wrapped |= sum < v;
+        d.copy_from_slice(&sum.to_le_bytes());
+    }
+    if wrapped {
+        return Err(KernelError::Overflow {
             kernel: "interleave",
             base,
-        })?;
-        d.copy_from_slice(&sum.to_le_bytes());
+        });
     }
     Ok(())
 }
@@ -76,16 +81,28 @@ impl Kernels for CpuKernels {
     }
 
     fn add_offset(&self, values: &[u64], base: u64) -> Result<Vec<u64>, KernelError> {
-        values
-            .par_iter()
-            .with_min_len(MIN_SPLIT)
-            .map(|v| {
-                v.checked_add(base).ok_or(KernelError::Overflow {
-                    kernel: "add_offset",
-                    base,
-                })
+        // Wrapping adds with one overflow flag a chunk vectorise; a checked add per
+        // element collected into a Result does not (about 1 GiB/s).
+        let mut out = vec![0u64; values.len()];
+        let wrapped = out
+            .par_chunks_mut(MIN_SPLIT)
+            .zip(values.par_chunks(MIN_SPLIT))
+            .map(|(out, values)| {
+                let mut wrapped = false;
+                for (o, &v) in out.iter_mut().zip(values) {
+                    *o = v.wrapping_add(base);
+                    wrapped |= *o < v;
+                }
+                wrapped
             })
-            .collect()
+            .reduce(|| false, |a, b| a | b);
+        if wrapped {
+            return Err(KernelError::Overflow {
+                kernel: "add_offset",
+                base,
+            });
+        }
+        Ok(out)
     }
 
     fn transpose(&self, lines: &[u64], majors: &[u64], n: usize) -> Result<Remapped, KernelError> {
