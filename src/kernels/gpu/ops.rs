@@ -573,22 +573,11 @@ fn transpose_tile(
 /// A gather source's slices: (first element, elements, buffer).
 type Slices = Vec<(u64, u64, wgpu::Buffer)>;
 
-/// A gather source bound in slices that each fit a binding: (first element, elements,
-/// buffer). Slices start on a u32 boundary, so 1- and 2-byte slices hold a multiple of 4.
-fn source_slices(e: &Engine<'_>, src: &[u8], word: usize) -> Slices {
-    let per_slice = (e.tiles.binding_bytes / word as u64) & !3;
-    if src.is_empty() {
-        return vec![(0, 0, e.output(4))];
-    }
-    src.chunks(per_slice as usize * word)
-        .enumerate()
-        .map(|(i, s)| (i as u64 * per_slice, (s.len() / word) as u64, e.input(s)))
-        .collect()
-}
-
-/// [`source_slices`] of a source held in pieces laid end to end: each slice's buffer
-/// is written from the pieces it covers, so the pieces are never joined on the host.
-fn joined_slices(e: &Engine<'_>, pieces: &[&[u8]], word: usize) -> Slices {
+/// A gather source, held in pieces laid end to end (one for most sources), bound in
+/// slices that each fit a binding: (first element, elements, buffer). Slices start on a
+/// u32 boundary, so 1- and 2-byte slices hold a multiple of 4. Each slice's buffer is
+/// written from the pieces it covers, so the pieces are never joined on the host.
+fn source_slices(e: &Engine<'_>, pieces: &[&[u8]], word: usize) -> Slices {
     let total: usize = pieces.iter().map(|p| p.len()).sum();
     if total == 0 {
         return vec![(0, 0, e.output(4))];
@@ -671,7 +660,7 @@ pub(super) fn gather(
         return Ok(());
     }
     let src_len = (src.len() / word) as u64;
-    let slices = source_slices(e, src, word);
+    let slices = source_slices(e, &[src], word);
     let per_tile = e.max_items(8, gather_per_invocation(word)) as usize;
     let bad = e.output(4);
     let mut flag = [0u8; 4];
@@ -850,7 +839,7 @@ pub(super) fn interleave_values(
         .iter()
         .map(|c| {
             let len: usize = c.values.iter().map(|v| v.len() / c.word).sum();
-            (len as u64, joined_slices(e, &c.values, c.word))
+            (len as u64, source_slices(e, &c.values, c.word))
         })
         .collect();
     let bad = e.output(4);
@@ -949,9 +938,9 @@ fn record_offsets(
         let segs_buf = e.input(bytemuck::cast_slice(&segs));
         // A slice fits a binding but maybe not one dispatch's grid.
         let step = e.max_items(8, 1).max(1);
+        let segments = (segs.len() / 4) as u32;
         for first in (0..*len).step_by(step as usize) {
             let end = (first + step).min(*len);
-            let segments = (segs.len() / 4) as u32;
             let params = e.params([end as u32, segments, first as u32, 0, 0, 0, 0, 0]);
             e.dispatch(
                 enc,
